@@ -1,0 +1,344 @@
+"""Wire models of the DCS migration-task API and the status vocabulary.
+
+Shared by the client and the simulator; nothing else lives here. The models are lenient on
+purpose (see the reference, section 2.16): the real API sends numbers where strings are
+documented, timestamps in three formats, nulls and extra fields. Status strings are kept exactly
+as they arrive, the misspelled ``INCRMIGEATING`` included; :func:`phase_of` maps them to the
+small set of phases the stop-and-wait engine reasons in.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+TASK_ID_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}")
+"""What a task id may look like: the API's ids are UUIDs or 32 hex digits. Anything that could
+change a URL (``/``, ``?``, ``#``, ``%``, ``.``, whitespace, unicode) is outside this set."""
+
+
+def is_valid_task_id(value: object) -> bool:
+    """True when ``value`` is a string that is safe to put in a URL path as a task id."""
+    return isinstance(value, str) and TASK_ID_PATTERN.fullmatch(value) is not None
+
+
+def _to_str(value: Any) -> Any:
+    """Accept numbers (and booleans) where the SDK documents strings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+LenientStr = Annotated[str | None, BeforeValidator(_to_str)]
+"""A string field that also accepts a number, and null."""
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: unknown fields are kept, not rejected."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class TaskStatus(enum.StrEnum):
+    """Every ``status`` value the reference lists (section 3.1), spelled as the API sends it."""
+
+    CREATING = "CREATING"
+    RUNNING = "RUNNING"
+    MIGRATING = "MIGRATING"
+    FULLMIGRATING = "FULLMIGRATING"
+    INCRMIGEATING = "INCRMIGEATING"  # sic: the API's own spelling
+    INCRMIGRATING = "INCRMIGRATING"  # the doc prose spelling; same state
+    TERMINATING = "TERMINATING"
+    TERMINATED = "TERMINATED"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    MIGRATION_SUCCESS = "MIGRATION_SUCCESS"
+    MIGRATION_FAILED = "MIGRATION_FAILED"
+    RELEASED = "RELEASED"
+    ERROR = "ERROR"
+    DELETED = "DELETED"
+
+
+class Phase(enum.StrEnum):
+    """What a status means to someone who wants the task stopped."""
+
+    RUNNING = "running"  # syncing or about to: a stop is needed
+    STOPPING = "stopping"  # a stop was accepted and is in progress
+    TERMINATED = "terminated"  # stopped by a user: the goal
+    FINISHED = "finished"  # ended on its own and will never read TERMINATED
+    GONE = "gone"  # the task record is deleted or unknown
+    UNKNOWN = "unknown"  # a status this code has never seen: keep waiting, bounded
+
+
+_PHASES: dict[str, Phase] = {
+    "CREATING": Phase.RUNNING,
+    "RUNNING": Phase.RUNNING,
+    "MIGRATING": Phase.RUNNING,
+    "FULLMIGRATING": Phase.RUNNING,
+    "INCRMIGEATING": Phase.RUNNING,
+    "INCRMIGRATING": Phase.RUNNING,
+    # Cleaning up after a successful migration; the reference does not know what follows, so it
+    # is waited on like a running task, bounded by the timeout.
+    "MIGRATION_SUCCESS": Phase.RUNNING,
+    "TERMINATING": Phase.STOPPING,
+    "TERMINATED": Phase.TERMINATED,
+    "SUCCESS": Phase.FINISHED,
+    "FAILED": Phase.FINISHED,
+    "MIGRATION_FAILED": Phase.FINISHED,
+    "RELEASED": Phase.FINISHED,
+    "ERROR": Phase.FINISHED,
+    "DELETED": Phase.GONE,
+}
+
+RUNNING_STATUSES = frozenset(s for s, p in _PHASES.items() if p is Phase.RUNNING)
+FINISHED_STATUSES = frozenset(s for s, p in _PHASES.items() if p is Phase.FINISHED)
+
+
+def phase_of(status: str | None) -> Phase:
+    """Map an API status string to its phase; unseen strings are :attr:`Phase.UNKNOWN`."""
+    if status is None:
+        return Phase.UNKNOWN
+    return _PHASES.get(status.strip().upper(), Phase.UNKNOWN)
+
+
+# --- list ---------------------------------------------------------------------------------
+
+
+class MigrationTaskSummary(WireModel):
+    """One item of the list call (``MigrationTaskList`` in the SDK)."""
+
+    task_id: str
+    task_name: LenientStr = None
+    status: LenientStr = None
+    migration_type: LenientStr = None
+    migration_method: LenientStr = None
+    ecs_tenant_private_ip: LenientStr = None
+    data_source: LenientStr = None
+    source_instance_name: LenientStr = None
+    source_instance_id: LenientStr = None
+    target_instance_addrs: LenientStr = None
+    target_instance_name: LenientStr = None
+    target_instance_id: LenientStr = None
+    created_at: LenientStr = None
+    description: LenientStr = None
+    source_instance_status: LenientStr = None
+    target_instance_status: LenientStr = None
+    source_instance_subnet_id: LenientStr = None
+    target_instance_subnet_id: LenientStr = None
+    source_instance_spec_code: LenientStr = None
+    target_instance_spec_code: LenientStr = None
+    error_message: LenientStr = None
+    released_at: LenientStr = None
+    version: LenientStr = None
+    resume_mode: LenientStr = None
+    supported_features: list[str] | None = None
+
+
+class ListMigrationTasksResponse(WireModel):
+    """Response of ``GET /v2/{project_id}/migration-tasks``."""
+
+    count: int = 0
+    migration_tasks: list[MigrationTaskSummary] = Field(default_factory=list)
+
+
+# --- details --------------------------------------------------------------------------------
+
+
+class InstanceEndpoint(WireModel):
+    """``source_instance`` / ``target_instance`` of the details call."""
+
+    id: LenientStr = None
+    name: LenientStr = None
+    addrs: LenientStr = None
+    ip: LenientStr = None
+    port: LenientStr = None
+    password: LenientStr = None
+    task_status: LenientStr = None
+    proxy_multi_db: bool | None = None
+    db: LenientStr = None
+
+    def __repr_args__(self) -> Any:
+        # The API echoes Redis passwords back; never print them.
+        for key, value in super().__repr_args__():
+            yield key, ("**********" if key == "password" and value else value)
+
+
+class BackupFile(WireModel):
+    file_name: LenientStr = None
+    size: LenientStr = None
+    update_at: LenientStr = None
+
+
+class BackupFiles(WireModel):
+    file_source: LenientStr = None
+    bucket_name: LenientStr = None
+    files: list[BackupFile] | None = None
+    backup_id: LenientStr = None
+
+
+class MigrationTask(WireModel):
+    """Response of the details call and of the single stop call."""
+
+    task_id: str
+    task_name: LenientStr = None
+    description: LenientStr = None
+    status: LenientStr = None
+    migration_type: LenientStr = None
+    migration_method: LenientStr = None
+    ecs_tenant_private_ip: LenientStr = None
+    backup_files: BackupFiles | None = None
+    network_type: LenientStr = None
+    source_instance: InstanceEndpoint | None = None
+    target_instance: InstanceEndpoint | None = None
+    created_at: LenientStr = None
+    updated_at: LenientStr = None
+    released_at: LenientStr = None
+    version: LenientStr = None
+    resume_mode: LenientStr = None
+    supported_features: list[str] | None = None
+    tenant_vpc_id: LenientStr = None
+    tenant_subnet_id: LenientStr = None
+    tenant_security_group_id: LenientStr = None
+    bandwidth_limit_mb: LenientStr = None
+    task_status: LenientStr = None
+
+
+# --- batch calls --------------------------------------------------------------------------
+
+
+class BatchTaskIds(WireModel):
+    """Body of batch-stop and batch-restart."""
+
+    migration_tasks: list[str]
+
+
+class BatchItemResult(WireModel):
+    """One item of a batch-stop / batch-restart answer."""
+
+    task_id: str
+    result: LenientStr = None
+    error_code: LenientStr = None
+    error_msg: LenientStr = None
+    error_ext_msg: LenientStr = None
+
+    @property
+    def succeeded(self) -> bool:
+        return (self.result or "").strip().lower() == "success"
+
+
+class BatchResultResponse(WireModel):
+    migration_tasks: list[BatchItemResult] = Field(default_factory=list)
+
+
+class DeleteTasksBody(WireModel):
+    """Body of ``DELETE /v2/{project_id}/migration-tasks/delete`` (and its echo)."""
+
+    task_id_list: list[str]
+
+
+# --- creation -------------------------------------------------------------------------------
+
+
+class CreateOnlineTaskBody(WireModel):
+    """Step 1 of an online migration: provision the migration VM."""
+
+    name: str
+    description: str | None = None
+    vpc_id: str
+    subnet_id: str | None = None
+    security_group_id: str
+
+
+class CreateOnlineTaskResponse(WireModel):
+    instance_id: str  # named instance_id by the API, but it holds the migration task id
+
+
+class ConfigInstance(WireModel):
+    id: str | None = None
+    addrs: str | None = None
+    password: str | None = None
+
+
+class ConfigureOnlineTaskBody(WireModel):
+    """Step 2 of an online migration: what to migrate and how."""
+
+    migration_method: str
+    resume_mode: str | None = None
+    bandwidth_limit_mb: LenientStr = None
+    source_instance: ConfigInstance
+    target_instance: ConfigInstance | None = None
+
+
+class CreateTaskBody(WireModel):
+    """Body of ``POST /v2/{project_id}/migration-task`` (backup import or one-step online)."""
+
+    task_name: str
+    description: str | None = None
+    migration_type: str
+    migration_method: str | None = None
+    backup_files: BackupFiles | None = None
+    network_type: str | None = None
+    source_instance: ConfigInstance | None = None
+    target_instance: ConfigInstance | None = None
+
+
+class TaskCreatedResponse(WireModel):
+    """Answer of the configure step and of create-task."""
+
+    id: str
+    name: LenientStr = None
+    status: LenientStr = None
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class ErrorBody(WireModel):
+    """The standard DCS error body; other variants are read by :func:`parse_error_body`."""
+
+    error_code: str
+    error_msg: str
+    error_ext_msg: str | None = None
+
+
+def parse_error_body(payload: Any) -> tuple[str | None, str | None]:
+    """Find ``(code, message)`` in any error-body variant the reference lists (section 5.1).
+
+    Accepts, in the SDK's order: ``error_code``/``error_msg``, ``errorCode``/``errorMsg``,
+    ``code``/``message``, the gateway's ``error_code``/``error_message``, or any of these nested
+    one level down. Returns ``(None, None)`` when nothing matches.
+    """
+    pairs = (
+        ("error_code", "error_msg"),
+        ("errorCode", "errorMsg"),
+        ("code", "message"),
+        ("error_code", "error_message"),
+    )
+
+    def scan(obj: Any) -> tuple[str | None, str | None]:
+        if not isinstance(obj, dict):
+            return None, None
+        for code_key, msg_key in pairs:
+            if code_key in obj and (msg_key in obj or code_key == "error_code"):
+                code = obj.get(code_key)
+                msg = obj.get(msg_key) or obj.get("error_message") or obj.get("error_msg")
+                if code is not None:
+                    return _stringify(code), _stringify(msg)
+        return None, None
+
+    code, msg = scan(payload)
+    if code is None and isinstance(payload, dict):
+        for value in payload.values():
+            code, msg = scan(value)
+            if code is not None:
+                break
+    return code, msg
+
+
+def _stringify(value: Any) -> str | None:
+    return None if value is None else str(value)
