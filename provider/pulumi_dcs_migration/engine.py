@@ -55,6 +55,7 @@ class Outcome(enum.StrEnum):
     NOT_FOUND = "not_found"  # no such task, or deleted
     STOP_REJECTED = "stop_rejected"  # the API refused to stop it, repeatedly
     TIMED_OUT = "timed_out"  # still not terminated at the deadline
+    RUNNING = "running"  # seen running or stopping by a look (StopEngine.look), nothing sent
 
 
 GOOD_OUTCOMES = frozenset({Outcome.STOPPED, Outcome.ALREADY_TERMINATED, Outcome.FINISHED})
@@ -258,6 +259,19 @@ class StopEngine:
             for t in (tasks[i] for i in ids)
         ]
         return StopReport(outcomes, self.clock() - started, dict(self.requests))
+
+    def look(self, task_ids: Iterable[str]) -> list[TaskOutcome]:
+        """Read the status of every task without changing anything (preview, refresh)."""
+        ids = unique_ids(task_ids)
+        tasks = {tid: _Task(tid) for tid in ids}
+        self._observe(tasks, ids)
+        looks = []
+        for task in (tasks[i] for i in ids):
+            task.initially_terminated = True
+            self._settle(task)
+            outcome = task.outcome or Outcome.RUNNING
+            looks.append(TaskOutcome(task.task_id, outcome, task.status, task.name, task.observed_at))
+        return looks
 
     def _wait(self, tasks: dict[str, _Task], started: float, deadline: float) -> None:
         last_report = -math.inf

@@ -1,0 +1,29 @@
+"""The cutover program: the migration tasks listed in the stack's config are stopped.
+
+Stack config (``stacks/Pulumi.<stack>.yaml``):
+
+* ``dcs-migration:taskIds`` (required): the ids of the migration tasks to stop;
+* ``dcs-migration:timeoutSeconds``, ``dcs-migration:onFinished`` (``warn``/``fail``) and
+  ``dcs-migration:deleteRecordsOnDestroy`` (optional);
+* ``dcs:region`` or ``dcs:endpoint``, ``dcs:projectId``, and the secrets ``dcs:accessKey`` /
+  ``dcs:secretKey`` (or the ``HW_*`` environment variables; see the README).
+"""
+
+import pulumi
+
+from pulumi_dcs_migration import MigrationTasksStopped, MigrationTasksStoppedArgs
+
+config = pulumi.Config()
+
+cutover = MigrationTasksStopped(
+    "cutover",
+    MigrationTasksStoppedArgs(
+        task_ids=config.require_object("taskIds"),
+        timeout_seconds=config.get_float("timeoutSeconds"),
+        on_finished=config.get("onFinished"),
+        delete_records_on_destroy=config.get_bool("deleteRecordsOnDestroy"),
+    ),
+)
+
+pulumi.export("terminated_ids", cutover.terminated_ids)
+pulumi.export("tasks", cutover.tasks)
