@@ -1,0 +1,94 @@
+"""A throwaway copy of this repo's Pulumi project, driven with the real pulumi CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+PULUMI = VENV_BIN / "pulumi"
+PASSPHRASE = "e2e-passphrase"
+
+
+def require_pulumi() -> None:
+    """The CLI is part of `make setup`; its absence is a set-up failure, not a reason to skip."""
+    if not PULUMI.exists():
+        raise RuntimeError(f"{PULUMI} is missing: run `make setup` (it builds the pulumi CLI)")
+
+
+@dataclass
+class PulumiProject:
+    """The repo's Pulumi.yaml and stacks/ program in ``root``, with its own backend and home."""
+
+    root: Path
+    stack: str = "e2e"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    transcript: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        require_pulumi()
+        (self.root / "stacks").mkdir(parents=True)
+        shutil.copy(REPO / "Pulumi.yaml", self.root / "Pulumi.yaml")
+        shutil.copy(REPO / "stacks" / "__main__.py", self.root / "stacks" / "__main__.py")
+        (self.root / ".venv").symlink_to(REPO / ".venv")
+        (self.root / "state").mkdir()
+        (self.root / "home").mkdir()
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("HW_", "HUAWEICLOUD_SDK_", "PULUMI_"))}
+        env.update(
+            PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
+            PULUMI_HOME=str(self.root / "home"),
+            PULUMI_BACKEND_URL=f"file://{self.root / 'state'}",
+            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
+            PULUMI_SKIP_UPDATE_CHECK="true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            NO_COLOR="1",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def pulumi(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(PULUMI), *args, "--non-interactive", "--color", "never"] if args[0] not in ("stack", "config")
+            else [str(PULUMI), *args, "--non-interactive"],
+            cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout,
+        )
+        self.transcript.append(f"$ pulumi {' '.join(args)}\n{proc.stdout}\n{proc.stderr}")
+        if check and proc.returncode != 0:
+            raise AssertionError(f"pulumi {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def init(self, *, endpoint: str, project_id: str, access_key: str, secret_key: str,
+             task_ids: list[str], timeout_seconds: float | None = None,
+             credentials_in: str = "env") -> None:
+        """A stack for ``task_ids``; credentials in the environment (default) or secret config."""
+        self.pulumi("stack", "init", self.stack)
+        self.pulumi("config", "set", "dcs:endpoint", endpoint)
+        self.pulumi("config", "set", "dcs:projectId", project_id)
+        if credentials_in == "config":
+            self.pulumi("config", "set", "--secret", "dcs:accessKey", access_key)
+            self.pulumi("config", "set", "--secret", "dcs:secretKey", secret_key)
+        else:
+            self.extra_env.update(HW_ACCESS_KEY=access_key, HW_SECRET_KEY=secret_key)
+        if timeout_seconds is not None:
+            self.pulumi("config", "set", "timeoutSeconds", str(timeout_seconds))
+        self.set_task_ids(task_ids)
+
+    def set_task_ids(self, task_ids: list[str]) -> None:
+        self.pulumi("config", "rm", "taskIds", check=False)
+        pairs = [f"--plaintext=taskIds[{i}]={tid}" for i, tid in enumerate(task_ids)]
+        self.pulumi("config", "set-all", "--path", *pairs)
+
+    def outputs(self) -> dict[str, object]:
+        return json.loads(self.pulumi("stack", "output", "--json", "--show-secrets").stdout)
+
+    def export(self) -> str:
+        return self.pulumi("stack", "export", "--show-secrets").stdout
