@@ -36,12 +36,21 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="\${PULUMI_DISABLE_AUTOMATIC_
 exec "$dir/pulumi" "\$@"
 WRAPPER
   chmod +x "$venv_bin/pulumi"
-  # The dynamic-provider shim runs the venv's python so the provider can import this package.
-  cat > "$venv_bin/pulumi-resource-pulumi-python" <<SHIM
+  # The dynamic-provider shim goes beside the CLI when we own that directory (the engine prefers
+  # bundled plugins there and warns about a copy found on PATH); otherwise into the venv.
+  local shim_dir=$venv_bin
+  [ "$dir" = "$(cd "$BIN" 2>/dev/null && pwd)" ] && shim_dir=$dir
+  rm -f "$venv_bin/pulumi-resource-pulumi-python"
+  cat > "$shim_dir/pulumi-resource-pulumi-python" <<'SHIM'
 #!/bin/sh
-exec "$venv_bin/python" -u -m pulumi.dynamic "\$@"
+# Runs the Python dynamic provider with the project's virtualenv (the engine exports the
+# Pulumi.yaml runtime option as PULUMI_RUNTIME_VIRTUALENV), else python3 from PATH.
+if [ -n "$PULUMI_RUNTIME_VIRTUALENV" ] && [ -x "$PULUMI_RUNTIME_VIRTUALENV/bin/python" ]; then
+  exec "$PULUMI_RUNTIME_VIRTUALENV/bin/python" -u -m pulumi.dynamic "$@"
+fi
+exec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"
 SHIM
-  chmod +x "$venv_bin/pulumi-resource-pulumi-python"
+  chmod +x "$shim_dir/pulumi-resource-pulumi-python"
 }
 
 # 1. A pulumi already on PATH (not our own venv link) whose version fits.
@@ -58,6 +67,7 @@ fi
 
 # 2. Our cache, built earlier on this machine.
 if [ -x "$BIN/pulumi" ] && [ -x "$BIN/pulumi-language-python" ] && [ -f "$BIN/.complete" ]; then
+  log "using pulumi v$VERSION from $BIN"
   link_into_venv "$BIN"
   exit 0
 fi

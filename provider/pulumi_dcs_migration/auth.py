@@ -111,7 +111,9 @@ def signature(secret_key: str, to_sign: str) -> str:
 
 
 def authorization_header(access_key: str, signed_names: Sequence[str], sig: str) -> str:
-    return f"{ALGORITHM} Access={access_key}, SignedHeaders={';'.join(signed_names)}, Signature={sig}"
+    return (
+        f"{ALGORITHM} Access={access_key}, SignedHeaders={';'.join(signed_names)}, Signature={sig}"
+    )
 
 
 def sdk_date(now: dt.datetime | None = None) -> str:
@@ -147,7 +149,9 @@ class AkSkAuth(httpx.Auth):
         if not access_key or not str(access_key).strip():
             raise ValueError("access_key is empty: set HW_ACCESS_KEY or pass access_key")
         self.access_key = access_key.strip()
-        self._secret_key = secret_key if isinstance(secret_key, SecretStr) else SecretStr(secret_key)
+        self._secret_key = (
+            secret_key if isinstance(secret_key, SecretStr) else SecretStr(secret_key)
+        )
         if not self._secret_key.get_secret_value():
             raise ValueError("secret_key is empty: set HW_SECRET_KEY or pass secret_key")
         if isinstance(security_token, str):
@@ -190,7 +194,11 @@ class AkSkAuth(httpx.Auth):
         for name in names:  # the SDK sends the stripped values it signed
             request.headers[name] = request.headers[name].strip()
         canonical = canonical_request(
-            request.method, request.url.path, pairs, headers, names,
+            request.method,
+            request.url.path,
+            pairs,
+            headers,
+            names,
             payload_hash(request.content, headers),
         )
         to_sign = string_to_sign(request.headers["X-Sdk-Date"], canonical)

@@ -8,6 +8,7 @@ validated before they are put into a URL path.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from .settings import ConnectionSettings, validate_endpoint, validate_project_id
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 MAX_PAGE_SIZE = 1000
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per request; retries add their own bound
 MAX_ERROR_TEXT = 2000  # characters of a non-JSON error body kept in a message
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a larger answer is refused rather than buffered
 
@@ -114,7 +116,7 @@ class DcsClient:
         project_id: str,
         auth: httpx.Auth,
         *,
-        timeout: float | httpx.Timeout = httpx.Timeout(30.0, connect=10.0),
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         verify: bool | str = True,
@@ -140,8 +142,11 @@ class DcsClient:
         """A client for resolved :class:`~.settings.ConnectionSettings`."""
         creds = settings.credentials
         return cls(
-            settings.endpoint, settings.project_id, creds.auth(settings.project_id),
-            secrets=creds.secrets(), **kwargs,
+            settings.endpoint,
+            settings.project_id,
+            creds.auth(settings.project_id),
+            secrets=creds.secrets(),
+            **kwargs,
         )
 
     def __repr__(self) -> str:
@@ -217,8 +222,11 @@ class DcsClient:
     def create_online_task(self, body: CreateOnlineTaskBody) -> str:
         """Step 1 of an online migration; returns the new task id."""
         data = self._call(
-            "create online task", "POST", "/migration/instance",
-            json_body=body.model_dump(exclude_none=True), idempotent=False,
+            "create online task",
+            "POST",
+            "/migration/instance",
+            json_body=body.model_dump(exclude_none=True),
+            idempotent=False,
         )
         return self._parse("create online task", data, CreateOnlineTaskResponse).instance_id
 
@@ -227,16 +235,22 @@ class DcsClient:
     ) -> TaskCreatedResponse:
         """Step 2 of an online migration: source, target and method."""
         data = self._call(
-            "configure online task", "POST", f"/migration/{_task_path(task_id)}/task",
-            json_body=body.model_dump(exclude_none=True), idempotent=False,
+            "configure online task",
+            "POST",
+            f"/migration/{_task_path(task_id)}/task",
+            json_body=body.model_dump(exclude_none=True),
+            idempotent=False,
         )
         return self._parse("configure online task", data, TaskCreatedResponse)
 
     def create_task(self, body: CreateTaskBody) -> TaskCreatedResponse:
         """``POST /migration-task``: a backup import or a one-step online migration."""
         data = self._call(
-            "create task", "POST", "/migration-task",
-            json_body=body.model_dump(exclude_none=True), idempotent=False,
+            "create task",
+            "POST",
+            "/migration-task",
+            json_body=body.model_dump(exclude_none=True),
+            idempotent=False,
         )
         return self._parse("create task", data, TaskCreatedResponse)
 
@@ -272,7 +286,9 @@ class DcsClient:
         except httpx.TimeoutException as exc:
             raise DcsTransportError(operation, f"timed out: {type(exc).__name__}") from None
         except httpx.TransportError as exc:
-            raise DcsTransportError(operation, self._scrub(f"{type(exc).__name__}: {exc}")) from None
+            raise DcsTransportError(
+                operation, self._scrub(f"{type(exc).__name__}: {exc}")
+            ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(
@@ -284,7 +300,9 @@ class DcsClient:
         content: bytes | None,
         headers: dict[str, str],
     ) -> Any:
-        request = self._http.build_request(method, path, params=params, content=content, headers=headers)
+        request = self._http.build_request(
+            method, path, params=params, content=content, headers=headers
+        )
         response = self._http.send(request, stream=True)
         try:
             body = self._read_limited(operation, response)
@@ -307,25 +325,28 @@ class DcsClient:
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
-                raise DcsProtocolError(operation, f"the answer is larger than {MAX_RESPONSE_BYTES} bytes")
+                raise DcsProtocolError(
+                    operation, f"the answer is larger than {MAX_RESPONSE_BYTES} bytes"
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
     def _api_error(self, operation: str, response: httpx.Response, body: bytes) -> DcsApiError:
         code: str | None = None
         message: str | None = None
-        try:
+        with contextlib.suppress(ValueError):
             code, message = parse_error_body(json.loads(body))
-        except ValueError:
-            pass
         if code is None and message is None:
             text = body.decode("utf-8", "replace").strip()
             message = text[:MAX_ERROR_TEXT] or response.reason_phrase or None
         request_id = response.headers.get("X-Request-Id")
         cls = api_error_class(response.status_code, code)
         error = cls(
-            operation, response.status_code, code,
-            self._scrub(message) if message else None, request_id,
+            operation,
+            response.status_code,
+            code,
+            self._scrub(message) if message else None,
+            request_id,
         )
         if isinstance(error, ThrottledError):
             error.retry_after = _retry_after(response.headers.get("Retry-After"))
@@ -337,7 +358,9 @@ class DcsClient:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-            raise DcsProtocolError(operation, f"unexpected shape at {where}: {first.get('msg')}") from None
+            raise DcsProtocolError(
+                operation, f"unexpected shape at {where}: {first.get('msg')}"
+            ) from None
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:

@@ -40,7 +40,6 @@ from .errors import (
 )
 from .models import Phase, is_valid_task_id, phase_of
 
-
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -114,7 +113,8 @@ class StopReport:
     def failures(self, *, strict_finished: bool = False) -> list[TaskOutcome]:
         """Tasks that are not stopped (a task that finished on its own counts only if strict)."""
         return [
-            o for o in self.outcomes
+            o
+            for o in self.outcomes
             if not o.ok or (strict_finished and o.outcome is Outcome.FINISHED)
         ]
 
@@ -172,7 +172,9 @@ class ProgressEvent:
             return f"{self.stopped}/{self.total} stopped ({self.elapsed:.1f}s)"
         shown = ", ".join(f"{tid[:8]}... ({status or '?'})" for tid, status in self.pending[:limit])
         more = f" and {len(self.pending) - limit} more" if len(self.pending) > limit else ""
-        return f"{self.stopped}/{self.total} stopped; waiting for {shown}{more} ({self.elapsed:.0f}s)"
+        return (
+            f"{self.stopped}/{self.total} stopped; waiting for {shown}{more} ({self.elapsed:.0f}s)"
+        )
 
 
 @dataclass
@@ -252,10 +254,18 @@ class StopEngine:
             self._wait(tasks, started, deadline)
         for task in tasks.values():
             if task.outcome is None:
-                task.outcome = Outcome.STOP_REQUESTED if not self.options.wait else Outcome.TIMED_OUT
+                task.outcome = (
+                    Outcome.STOP_REQUESTED if not self.options.wait else Outcome.TIMED_OUT
+                )
         outcomes = [
-            TaskOutcome(t.task_id, t.outcome or Outcome.TIMED_OUT, t.status, t.name,
-                        t.observed_at, t.last_error if t.outcome not in GOOD_OUTCOMES else None)
+            TaskOutcome(
+                t.task_id,
+                t.outcome or Outcome.TIMED_OUT,
+                t.status,
+                t.name,
+                t.observed_at,
+                t.last_error if t.outcome not in GOOD_OUTCOMES else None,
+            )
             for t in (tasks[i] for i in ids)
         ]
         return StopReport(outcomes, self.clock() - started, dict(self.requests))
@@ -270,7 +280,9 @@ class StopEngine:
             task.initially_terminated = True
             self._settle(task)
             outcome = task.outcome or Outcome.RUNNING
-            looks.append(TaskOutcome(task.task_id, outcome, task.status, task.name, task.observed_at))
+            looks.append(
+                TaskOutcome(task.task_id, outcome, task.status, task.name, task.observed_at)
+            )
         return looks
 
     def _wait(self, tasks: dict[str, _Task], started: float, deadline: float) -> None:
@@ -300,11 +312,15 @@ class StopEngine:
         base = min(o.poll_ceiling, max(o.poll_floor, o.poll_ratio * waited))
         return base * (1 + self.rng.uniform(-o.poll_jitter, o.poll_jitter))
 
-    def _progress(self, tasks: dict[str, _Task], pending: list[_Task], elapsed: float) -> ProgressEvent:
+    def _progress(
+        self, tasks: dict[str, _Task], pending: list[_Task], elapsed: float
+    ) -> ProgressEvent:
         done = sum(1 for t in tasks.values() if t.outcome in GOOD_OUTCOMES)
         # Running tasks are further from done than stopping ones: list them first.
         slowest = sorted(pending, key=lambda t: (t.phase is not Phase.RUNNING, t.task_id))
-        return ProgressEvent(done, len(tasks), elapsed, tuple((t.task_id, t.status) for t in slowest))
+        return ProgressEvent(
+            done, len(tasks), elapsed, tuple((t.task_id, t.status) for t in slowest)
+        )
 
     # --- deciding -------------------------------------------------------------------------
 
@@ -312,7 +328,9 @@ class StopEngine:
         """Give a task its final outcome when its status says it is done."""
         phase = task.phase
         if phase is Phase.TERMINATED:
-            task.outcome = Outcome.ALREADY_TERMINATED if task.initially_terminated else Outcome.STOPPED
+            task.outcome = (
+                Outcome.ALREADY_TERMINATED if task.initially_terminated else Outcome.STOPPED
+            )
         elif phase is Phase.FINISHED:
             task.outcome = Outcome.FINISHED
         elif phase is Phase.GONE:
@@ -408,7 +426,8 @@ class StopEngine:
             return
         pages = (
             math.ceil(self._project_task_count / MAX_PAGE_SIZE)
-            if self._project_task_count is not None else None
+            if self._project_task_count is not None
+            else None
         )
         by_details = len(ids) <= 2 if pages is None else len(ids) <= max(pages, 1)
         if by_details:
@@ -422,10 +441,15 @@ class StopEngine:
         first = self._count("list", lambda: self.client.list_tasks(offset=0, limit=MAX_PAGE_SIZE))
         self._project_task_count = first.count
         offsets = range(MAX_PAGE_SIZE, first.count, MAX_PAGE_SIZE)
-        pages = [first, *self._parallel(
-            lambda off: self._count("list", lambda: self.client.list_tasks(offset=off, limit=MAX_PAGE_SIZE)),
-            list(offsets),
-        )]
+        pages = [
+            first,
+            *self._parallel(
+                lambda off: self._count(
+                    "list", lambda: self.client.list_tasks(offset=off, limit=MAX_PAGE_SIZE)
+                ),
+                list(offsets),
+            ),
+        ]
         now = _now_iso()
         seen: set[str] = set()
         for page in pages:

@@ -106,7 +106,9 @@ class DcsApiError(DcsError):
         code = f" {error_code}" if error_code else ""
         msg = f": {error_msg}" if error_msg else ""
         rid = f" [request id {request_id}]" if request_id else ""
-        super().__init__(f"{operation} failed: HTTP {status_code}{code}{msg}{rid}. To fix: {self.hint}")
+        super().__init__(
+            f"{operation} failed: HTTP {status_code}{code}{msg}{rid}. To fix: {self.hint}"
+        )
 
 
 class AuthenticationError(DcsApiError):

@@ -63,8 +63,14 @@ ON_FINISHED_CHOICES = ("warn", "fail")
 # Input names (snake_case: they are also the state's property names).
 INPUT_KEYS = frozenset(
     {
-        "task_ids", "project_id", "region", "endpoint", "timeout_seconds", "on_finished",
-        "delete_records_on_destroy", "label",
+        "task_ids",
+        "project_id",
+        "region",
+        "endpoint",
+        "timeout_seconds",
+        "on_finished",
+        "delete_records_on_destroy",
+        "label",
     }
 )
 REPLACE_KEYS = ("project_id", "region", "endpoint")
@@ -87,15 +93,25 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         # keeping the stack's config (secrets included) here never reaches the state.
         self._stack_config = {
             key: req.config.get(f"{CONFIG_NAMESPACE}:{key}")
-            for key in ("accessKey", "secretKey", "securityToken", "projectId", "region", "endpoint")
+            for key in (
+                "accessKey",
+                "secretKey",
+                "securityToken",
+                "projectId",
+                "region",
+                "endpoint",
+            )
         }
 
     # check ------------------------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = {k: v for k, v in news.items() if k != "__provider"}
-        failures = [CheckFailure(k, f"unknown input {k!r}; known inputs: {', '.join(sorted(INPUT_KEYS))}")
-                    for k in inputs if k not in INPUT_KEYS]
+        failures = [
+            CheckFailure(k, f"unknown input {k!r}; known inputs: {', '.join(sorted(INPUT_KEYS))}")
+            for k in inputs
+            if k not in INPUT_KEYS
+        ]
         self._apply_defaults(inputs)
         failures += _check_task_ids(inputs.get("task_ids"))
         failures += _check_location(inputs)
@@ -153,9 +169,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         replaces = [k for k in REPLACE_KEYS if _known_differs(olds.get(k), news.get(k))]
         changes = bool(replaces)
         new_ids = news.get("task_ids")
-        if not _is_known(new_ids):
-            changes = True
-        elif set(new_ids) != set(olds.get("task_ids") or []):
+        if not _is_known(new_ids) or set(new_ids or []) != set(olds.get("task_ids") or []):
             changes = True
         for key in ("timeout_seconds", "on_finished", "delete_records_on_destroy", "label"):
             if _known_differs(olds.get(key), news.get(key)):
@@ -163,9 +177,11 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         drifted = _drifted(olds)
         if drifted:
             changes = True
-            label = news.get("label") if isinstance(news.get("label"), str) else "dcs"
-            _emit(label, f"{len(drifted)} task(s) running again since the last stop; up will stop: "
-                  + ", ".join(drifted))
+            _emit(
+                _label(news),
+                f"{len(drifted)} task(s) running again since the last stop; up will stop: "
+                + ", ".join(drifted),
+            )
         return DiffResult(changes=changes, replaces=replaces, delete_before_replace=False)
 
     # create / update -------------------------------------------------------------------
@@ -191,8 +207,10 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     def _stop(self, props: Mapping[str, Any], ids: Sequence[str]) -> StopReport:
         label = _label(props)
         strict = props.get("on_finished") == "fail"
-        options = StopOptions(timeout=float(props.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
-                              strict_finished=strict)
+        options = StopOptions(
+            timeout=float(props.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
+            strict_finished=strict,
+        )
         _emit(label, f"stopping {len(ids)} task(s)")
         try:
             with self._client(self._settings(props)) as client:
@@ -201,8 +219,11 @@ class MigrationTasksStoppedProvider(ResourceProvider):
             raise _clean(exc) from None
         for o in report.outcomes:
             if o.outcome is Outcome.FINISHED and not strict:
-                _emit(label, f"warning: {o.task_id} had already ended with status {o.status}; "
-                      "it was not stopped and counts as not running")
+                _emit(
+                    label,
+                    f"warning: {o.task_id} had already ended with status {o.status}; "
+                    "it was not stopped and counts as not running",
+                )
         if report.failures(strict_finished=strict):
             raise _clean(StopIncompleteError(report, strict_finished=strict))
         _emit(label, f"{len(report.terminated_ids)}/{len(ids)} terminated in {report.elapsed:.1f}s")
@@ -223,8 +244,9 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         for tid in ids:
             entry = dict(old_entries.get(tid) or {"task_id": tid, "outcome": None})
             now = seen[tid]
-            entry.update(status=now.status, name=now.name or entry.get("name"),
-                         observed_at=now.observed_at)
+            entry.update(
+                status=now.status, name=now.name or entry.get("name"), observed_at=now.observed_at
+            )
             entries.append(entry)
         inputs = {k: v for k, v in props.items() if k in INPUT_KEYS}
         return ReadResult(id_, _outputs(inputs, entries), inputs)
@@ -248,9 +270,11 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     def _settings(self, props: Mapping[str, Any]) -> ConnectionSettings:
         config = getattr(self, "_stack_config", {})
         return resolve(
-            region=props.get("region"), endpoint=props.get("endpoint"),
+            region=props.get("region"),
+            endpoint=props.get("endpoint"),
             project_id=props.get("project_id"),
-            access_key=config.get("accessKey"), secret_key=config.get("secretKey"),
+            access_key=config.get("accessKey"),
+            secret_key=config.get("secretKey"),
             security_token=config.get("securityToken"),
         )
 
@@ -283,24 +307,42 @@ def _known_differs(old: Any, new: Any) -> bool:
 
 def _check_task_ids(task_ids: Any) -> list[CheckFailure]:
     if task_ids is None:
-        return [CheckFailure("task_ids", "task_ids is required: a list of migration task ids to stop")]
+        return [
+            CheckFailure("task_ids", "task_ids is required: a list of migration task ids to stop")
+        ]
     if not isinstance(task_ids, list):
-        return [CheckFailure("task_ids", f"task_ids must be a list of strings, not {type(task_ids).__name__}")]
+        return [
+            CheckFailure(
+                "task_ids", f"task_ids must be a list of strings, not {type(task_ids).__name__}"
+            )
+        ]
     if not task_ids:
         return [CheckFailure("task_ids", "task_ids is empty: give at least one migration task id")]
     if len(task_ids) > MAX_TASK_IDS:
-        return [CheckFailure("task_ids", f"task_ids has {len(task_ids)} ids; at most {MAX_TASK_IDS} per resource")]
+        return [
+            CheckFailure(
+                "task_ids", f"task_ids has {len(task_ids)} ids; at most {MAX_TASK_IDS} per resource"
+            )
+        ]
     failures = []
     seen: set[str] = set()
     for index, tid in enumerate(task_ids):
         if not _is_known(tid):
             continue
         if not is_valid_task_id(tid):
-            failures.append(CheckFailure(
-                "task_ids", f"task_ids[{index}] = {str(tid)[:80]!r} is not a valid task id "
-                "(a UUID or 32 hex digits: letters, digits and '-')"))
+            failures.append(
+                CheckFailure(
+                    "task_ids",
+                    f"task_ids[{index}] = {str(tid)[:80]!r} is not a valid task id "
+                    "(a UUID or 32 hex digits: letters, digits and '-')",
+                )
+            )
         elif tid in seen:
-            failures.append(CheckFailure("task_ids", f"task_ids[{index}] = {tid!r} is listed twice; remove the duplicate"))
+            failures.append(
+                CheckFailure(
+                    "task_ids", f"task_ids[{index}] = {tid!r} is listed twice; remove the duplicate"
+                )
+            )
         seen.add(tid)
     return failures
 
@@ -309,8 +351,13 @@ def _check_location(inputs: Mapping[str, Any]) -> list[CheckFailure]:
     failures = []
     project = inputs.get("project_id")
     if project is None:
-        failures.append(CheckFailure("project_id", "project_id is required: set it, the stack config "
-                                     "dcs:projectId, or HW_PROJECT_ID (32 hex digits)"))
+        failures.append(
+            CheckFailure(
+                "project_id",
+                "project_id is required: set it, the stack config "
+                "dcs:projectId, or HW_PROJECT_ID (32 hex digits)",
+            )
+        )
     elif _is_known(project):
         try:
             validate_project_id(project)
@@ -328,15 +375,31 @@ def _check_location(inputs: Mapping[str, Any]) -> list[CheckFailure]:
 def _check_options(inputs: Mapping[str, Any]) -> list[CheckFailure]:
     failures = []
     timeout = inputs.get("timeout_seconds")
-    if _is_known(timeout) and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
-                               or not 0 < timeout <= 86_400):
-        failures.append(CheckFailure("timeout_seconds", "timeout_seconds must be a number of seconds in (0, 86400]"))
+    if _is_known(timeout) and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= 86_400
+    ):
+        failures.append(
+            CheckFailure(
+                "timeout_seconds", "timeout_seconds must be a number of seconds in (0, 86400]"
+            )
+        )
     on_finished = inputs.get("on_finished")
     if _is_known(on_finished) and on_finished not in ON_FINISHED_CHOICES:
-        failures.append(CheckFailure("on_finished", f"on_finished must be one of {ON_FINISHED_CHOICES}, not {on_finished!r}"))
+        failures.append(
+            CheckFailure(
+                "on_finished",
+                f"on_finished must be one of {ON_FINISHED_CHOICES}, not {on_finished!r}",
+            )
+        )
     flag = inputs.get("delete_records_on_destroy")
     if _is_known(flag) and not isinstance(flag, bool):
-        failures.append(CheckFailure("delete_records_on_destroy", "delete_records_on_destroy must be true or false"))
+        failures.append(
+            CheckFailure(
+                "delete_records_on_destroy", "delete_records_on_destroy must be true or false"
+            )
+        )
     label = inputs.get("label")
     if label is not None and _is_known(label) and not isinstance(label, str):
         failures.append(CheckFailure("label", "label must be a string"))
@@ -346,16 +409,23 @@ def _check_options(inputs: Mapping[str, Any]) -> list[CheckFailure]:
 def _drifted(olds: Mapping[str, Any]) -> list[str]:
     """Tasks the last refresh saw running (or stopping) again although this resource stopped them."""
     return [
-        e["task_id"] for e in (olds.get("tasks") or [])
-        if isinstance(e, dict) and phase_of(e.get("status")) in (Phase.RUNNING, Phase.STOPPING, Phase.UNKNOWN)
+        e["task_id"]
+        for e in (olds.get("tasks") or [])
+        if isinstance(e, dict)
+        and phase_of(e.get("status")) in (Phase.RUNNING, Phase.STOPPING, Phase.UNKNOWN)
         and e.get("status") is not None
     ]
 
 
 def _entries(outcomes: Sequence[TaskOutcome]) -> list[dict[str, Any]]:
     return [
-        {"task_id": o.task_id, "name": o.name, "status": o.status, "outcome": o.outcome.value,
-         "observed_at": o.observed_at}
+        {
+            "task_id": o.task_id,
+            "name": o.name,
+            "status": o.status,
+            "outcome": o.outcome.value,
+            "observed_at": o.observed_at,
+        }
         for o in outcomes
     ]
 

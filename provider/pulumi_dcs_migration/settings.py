@@ -73,7 +73,11 @@ class Credentials:
     def secrets(self) -> list[str]:
         """Every secret value, for scrubbing from server text and logs."""
         values = [self.access_key]
-        values += [s.get_secret_value() for s in (self.secret_key, self.security_token, self.auth_token) if s]
+        values += [
+            s.get_secret_value()
+            for s in (self.secret_key, self.security_token, self.auth_token)
+            if s
+        ]
         return [v for v in values if v]
 
     def auth(self, project_id: str | None) -> httpx.Auth:
@@ -82,8 +86,10 @@ class Credentials:
             return TokenAuth(self.auth_token)
         if self.access_key and self.secret_key:
             return AkSkAuth(
-                self.access_key, self.secret_key,
-                security_token=self.security_token, project_id=project_id,
+                self.access_key,
+                self.secret_key,
+                security_token=self.security_token,
+                project_id=project_id,
             )
         raise ConfigurationError(
             "no DCS credentials: set HW_ACCESS_KEY and HW_SECRET_KEY (or HW_AUTH_TOKEN), "
@@ -153,7 +159,9 @@ def validate_endpoint(endpoint: str) -> str:
             "the network unencrypted; use https (http is allowed only for a loopback simulator)"
         )
     if url.userinfo or url.query or url.fragment:
-        raise ConfigurationError(f"invalid endpoint {endpoint!r}: no user, query or fragment allowed")
+        raise ConfigurationError(
+            f"invalid endpoint {endpoint!r}: no user, query or fragment allowed"
+        )
     return str(url).rstrip("/")
 
 
@@ -192,8 +200,12 @@ def _read_env(environ: dict[str, str] | None) -> EnvironmentSettings:
     # init values keyed by alias, keeping the same precedence.
     fields = EnvironmentSettings.model_fields
     values: dict[str, str] = {}
-    for name, field in fields.items():
-        choices = field.validation_alias.choices if isinstance(field.validation_alias, AliasChoices) else []
+    for field in fields.values():
+        choices = (
+            field.validation_alias.choices
+            if isinstance(field.validation_alias, AliasChoices)
+            else []
+        )
         for alias in choices:
             if isinstance(alias, str) and environ.get(alias):
                 values[alias] = environ[alias]

@@ -23,7 +23,9 @@ UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 def client_for(sim: RunningSimulator, **kw: object) -> DcsClient:
     cfg = sim.config
-    auth = kw.pop("auth", None) or AkSkAuth(cfg.access_key, cfg.secret_key, project_id=cfg.project_id)
+    auth = kw.pop("auth", None) or AkSkAuth(
+        cfg.access_key, cfg.secret_key, project_id=cfg.project_id
+    )
     kw.setdefault("retry", FAST_RETRY)
     return DcsClient(sim.url, cfg.project_id, auth, secrets=[cfg.access_key, cfg.secret_key], **kw)  # type: ignore[arg-type]
 
@@ -69,12 +71,18 @@ def test_batch_stop_mixed_results(simulator: RunningSimulator) -> None:
 
 def test_wrong_secret_key_is_a_clear_401(simulator: RunningSimulator) -> None:
     cfg = simulator.config
-    client = client_for(simulator, auth=AkSkAuth(cfg.access_key, "wrong-secret", project_id=cfg.project_id))
+    client = client_for(
+        simulator, auth=AkSkAuth(cfg.access_key, "wrong-secret", project_id=cfg.project_id)
+    )
     with pytest.raises(AuthenticationError) as info:
         client.list_tasks()
     message = str(info.value)
     assert info.value.status_code == 401 and "APIGW.0301" in message and "clock" in message
-    assert cfg.secret_key not in message and "wrong-secret" not in message and cfg.access_key not in message
+    assert (
+        cfg.secret_key not in message
+        and "wrong-secret" not in message
+        and cfg.access_key not in message
+    )
 
 
 def test_token_auth(simulator_factory) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +93,9 @@ def test_token_auth(simulator_factory) -> None:  # type: ignore[no-untyped-def]
         client_for(sim, auth=TokenAuth("tok-bad")).list_tasks()
 
 
-def test_throttling_and_server_errors_are_retried_and_recovered(simulator: RunningSimulator) -> None:
+def test_throttling_and_server_errors_are_retried_and_recovered(
+    simulator: RunningSimulator,
+) -> None:
     simulator.admin.create_tasks(3)
     with client_for(simulator) as client:
         simulator.admin.set_faults(seed=1, throttle={"count": 2, "retry_after": 0.05})
@@ -114,7 +124,10 @@ def test_latency_past_request_timeout(simulator: RunningSimulator) -> None:
     simulator.admin.set_faults(seed=4, latency={"seconds": 2.0, "probability": 1.0})
     stamina.set_testing(True, attempts=2)
     try:
-        with client_for(simulator, timeout=0.2) as client, pytest.raises(DcsTransportError, match="timed out"):
+        with (
+            client_for(simulator, timeout=0.2) as client,
+            pytest.raises(DcsTransportError, match="timed out"),
+        ):
             client.list_tasks()
     finally:
         stamina.set_testing(False)
@@ -144,7 +157,9 @@ def test_engine_handles_each_unknown_id_reading(simulator: RunningSimulator, rea
 
 
 @pytest.mark.parametrize("reading", ["failed", "noop_success", "reject_400"])
-def test_engine_handles_each_finished_task_reading(simulator: RunningSimulator, reading: str) -> None:
+def test_engine_handles_each_finished_task_reading(
+    simulator: RunningSimulator, reading: str
+) -> None:
     simulator.admin.set_behaviour(stop_finished=reading)
     running = simulator.admin.create_tasks(3)
     [done] = simulator.admin.create_tasks(1, status="SUCCESS")

@@ -41,8 +41,11 @@ class PulumiProject:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("HW_", "HUAWEICLOUD_SDK_", "PULUMI_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("HW_", "HUAWEICLOUD_SDK_", "PULUMI_"))
+        }
         env.update(
             PATH=f"{VENV_BIN}:{env.get('PATH', '')}",
             PULUMI_HOME=str(self.root / "home"),
@@ -55,20 +58,37 @@ class PulumiProject:
         env.update(self.extra_env)
         return env
 
-    def pulumi(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def pulumi(
+        self, *args: str, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [str(PULUMI), *args, "--non-interactive", "--color", "never"] if args[0] not in ("stack", "config")
+            [str(PULUMI), *args, "--non-interactive", "--color", "never"]
+            if args[0] not in ("stack", "config")
             else [str(PULUMI), *args, "--non-interactive"],
-            cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout,
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         self.transcript.append(f"$ pulumi {' '.join(args)}\n{proc.stdout}\n{proc.stderr}")
         if check and proc.returncode != 0:
-            raise AssertionError(f"pulumi {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"pulumi {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
-    def init(self, *, endpoint: str, project_id: str, access_key: str, secret_key: str,
-             task_ids: list[str], timeout_seconds: float | None = None,
-             credentials_in: str = "env") -> None:
+    def init(
+        self,
+        *,
+        endpoint: str,
+        project_id: str,
+        access_key: str,
+        secret_key: str,
+        task_ids: list[str],
+        timeout_seconds: float | None = None,
+        credentials_in: str = "env",
+    ) -> None:
         """A stack for ``task_ids``; credentials in the environment (default) or secret config."""
         self.pulumi("stack", "init", self.stack)
         self.pulumi("config", "set", "dcs:endpoint", endpoint)

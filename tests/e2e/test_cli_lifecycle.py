@@ -14,11 +14,19 @@ pytestmark = pytest.mark.e2e
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
-def project_for(tmp_path: Path, sim: RunningSimulator, task_ids: list[str], **kw: object) -> PulumiProject:
+def project_for(
+    tmp_path: Path, sim: RunningSimulator, task_ids: list[str], **kw: object
+) -> PulumiProject:
     cfg = sim.config
     project = PulumiProject(tmp_path / "project")
-    project.init(endpoint=sim.url, project_id=cfg.project_id, access_key=cfg.access_key,
-                 secret_key=cfg.secret_key, task_ids=task_ids, **kw)  # type: ignore[arg-type]
+    project.init(
+        endpoint=sim.url,
+        project_id=cfg.project_id,
+        access_key=cfg.access_key,
+        secret_key=cfg.secret_key,
+        task_ids=task_ids,
+        **kw,
+    )  # type: ignore[arg-type]
     return project
 
 
@@ -40,7 +48,9 @@ def test_preview_up_again_add_refresh_restart_destroy(tmp_path: Path, simulator_
 
     # up stops and waits, with progress lines
     up = project.pulumi("up", "--yes", "--skip-preview")
-    assert statuses(sim, ids[:3]) == ["TERMINATED"] * 3 and statuses(sim, ids[3:]) == ["INCRMIGEATING"]
+    assert statuses(sim, ids[:3]) == ["TERMINATED"] * 3 and statuses(sim, ids[3:]) == [
+        "INCRMIGEATING"
+    ]
     assert "[cutover] stopping 3 task(s)" in up.stdout and "3/3 terminated" in up.stdout
     outputs = project.outputs()
     assert sorted(outputs["terminated_ids"]) == sorted(ids[:3])  # type: ignore[arg-type]
@@ -74,7 +84,10 @@ def test_preview_up_again_add_refresh_restart_destroy(tmp_path: Path, simulator_
     destroy = project.pulumi("destroy", "--yes", "--skip-preview")
     assert "leaving 4 task(s)" in destroy.stdout
     assert statuses(sim, ids) == ["TERMINATED"] * 4
-    assert sim.admin.counters().get("delete", 0) == 0 and sim.admin.counters().get("batch_restart", 0) == 0
+    assert (
+        sim.admin.counters().get("delete", 0) == 0
+        and sim.admin.counters().get("batch_restart", 0) == 0
+    )
 
 
 def test_bad_id_fails_preview_naming_it(tmp_path: Path, simulator: RunningSimulator) -> None:
@@ -85,19 +98,31 @@ def test_bad_id_fails_preview_naming_it(tmp_path: Path, simulator: RunningSimula
     assert UNKNOWN in preview.stdout and "does not exist" in preview.stdout
     malformed = PulumiProject(tmp_path / "malformed")
     cfg = simulator.config
-    malformed.init(endpoint=simulator.url, project_id=cfg.project_id, access_key=cfg.access_key,
-                   secret_key=cfg.secret_key, task_ids=["not a/valid id"])
+    malformed.init(
+        endpoint=simulator.url,
+        project_id=cfg.project_id,
+        access_key=cfg.access_key,
+        secret_key=cfg.secret_key,
+        task_ids=["not a/valid id"],
+    )
     bad = malformed.pulumi("preview", check=False)
     assert bad.returncode != 0 and "'not a/valid id' is not a valid task id" in bad.stdout
     assert simulator.admin.counters().get("batch_stop", 0) == 0
 
 
-def test_wrong_credentials_fail_with_a_clear_401(tmp_path: Path, simulator: RunningSimulator) -> None:
+def test_wrong_credentials_fail_with_a_clear_401(
+    tmp_path: Path, simulator: RunningSimulator
+) -> None:
     ids = simulator.admin.create_tasks(1)
     cfg = simulator.config
     project = PulumiProject(tmp_path / "project")
-    project.init(endpoint=simulator.url, project_id=cfg.project_id, access_key=cfg.access_key,
-                 secret_key="definitely-wrong-secret", task_ids=ids)
+    project.init(
+        endpoint=simulator.url,
+        project_id=cfg.project_id,
+        access_key=cfg.access_key,
+        secret_key="definitely-wrong-secret",
+        task_ids=ids,
+    )
     preview = project.pulumi("preview", check=False)
     assert preview.returncode != 0
     assert "HTTP 401 APIGW.0301" in preview.stdout and "clock" in preview.stdout
@@ -108,7 +133,9 @@ def _state_files(project: PulumiProject) -> list[bytes]:
     return [p.read_bytes() for p in (project.root / "state").rglob("*") if p.is_file()]
 
 
-def test_environment_credentials_never_reach_the_state(tmp_path: Path, simulator: RunningSimulator) -> None:
+def test_environment_credentials_never_reach_the_state(
+    tmp_path: Path, simulator: RunningSimulator
+) -> None:
     ids = simulator.admin.create_tasks(2)
     project = project_for(tmp_path, simulator, ids)  # credentials in HW_ACCESS_KEY / HW_SECRET_KEY
     up = project.pulumi("up", "--yes", "--skip-preview")
@@ -121,7 +148,9 @@ def test_environment_credentials_never_reach_the_state(tmp_path: Path, simulator
         assert cfg.secret_key.encode() not in data and cfg.access_key.encode() not in data
 
 
-def test_config_credentials_are_stored_only_encrypted(tmp_path: Path, simulator: RunningSimulator) -> None:
+def test_config_credentials_are_stored_only_encrypted(
+    tmp_path: Path, simulator: RunningSimulator
+) -> None:
     """Secret config reaches the engine's provider entry encrypted; our resource never holds it.
 
     The engine copies the whole stack config into the default ``pulumi-python`` provider's
@@ -139,4 +168,6 @@ def test_config_credentials_are_stored_only_encrypted(tmp_path: Path, simulator:
 
     resources = json.loads(project.export())["deployment"]["resources"]
     ours = [r for r in resources if r["type"].endswith("MigrationTasksStopped")]
-    assert ours and cfg.secret_key not in json.dumps(ours) and cfg.access_key not in json.dumps(ours)
+    assert (
+        ours and cfg.secret_key not in json.dumps(ours) and cfg.access_key not in json.dumps(ours)
+    )

@@ -33,8 +33,11 @@ class ProviderProcess:
     def __init__(self, env: dict[str, str]) -> None:
         full_env = {**os.environ, "PULUMI_PROJECT": "dcs-migration", **env}
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.dynamic"], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=full_env, text=True,
+            [sys.executable, "-u", "-m", "pulumi.dynamic"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            text=True,
         )
         assert self.proc.stdout is not None
         port = self.proc.stdout.readline().strip()
@@ -52,28 +55,59 @@ class ProviderProcess:
         return {**props, "__provider": self.provider}
 
     def configure(self, config: dict[str, str]) -> None:
-        self.stub.Configure(provider_pb2.ConfigureRequest(args=to_struct(config), acceptSecrets=False))
+        self.stub.Configure(
+            provider_pb2.ConfigureRequest(args=to_struct(config), acceptSecrets=False)
+        )
 
-    def check(self, news: dict[str, Any], olds: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        resp = self.stub.Check(provider_pb2.CheckRequest(
-            urn=URN, olds=to_struct(self._with_provider(olds or {})), news=to_struct(self._with_provider(news))))
+    def check(
+        self, news: dict[str, Any], olds: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        resp = self.stub.Check(
+            provider_pb2.CheckRequest(
+                urn=URN,
+                olds=to_struct(self._with_provider(olds or {})),
+                news=to_struct(self._with_provider(news)),
+            )
+        )
         return from_struct(resp.inputs), [(f.property, f.reason) for f in resp.failures]
 
     def diff(self, olds: dict[str, Any], news: dict[str, Any]) -> provider_pb2.DiffResponse:
-        return self.stub.Diff(provider_pb2.DiffRequest(
-            id="x", urn=URN, olds=to_struct(self._with_provider(olds)), news=to_struct(self._with_provider(news))))
+        return self.stub.Diff(
+            provider_pb2.DiffRequest(
+                id="x",
+                urn=URN,
+                olds=to_struct(self._with_provider(olds)),
+                news=to_struct(self._with_provider(news)),
+            )
+        )
 
     def create(self, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        resp = self.stub.Create(provider_pb2.CreateRequest(urn=URN, properties=to_struct(self._with_provider(props))))
+        resp = self.stub.Create(
+            provider_pb2.CreateRequest(urn=URN, properties=to_struct(self._with_provider(props)))
+        )
         return resp.id, from_struct(resp.properties)
 
     def update(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-        resp = self.stub.Update(provider_pb2.UpdateRequest(
-            id="x", urn=URN, olds=to_struct(self._with_provider(olds)), news=to_struct(self._with_provider(news))))
+        resp = self.stub.Update(
+            provider_pb2.UpdateRequest(
+                id="x",
+                urn=URN,
+                olds=to_struct(self._with_provider(olds)),
+                news=to_struct(self._with_provider(news)),
+            )
+        )
         return from_struct(resp.properties)
 
     def read(self, id_: str, props: dict[str, Any]) -> provider_pb2.ReadResponse:
-        return self.stub.Read(provider_pb2.ReadRequest(id=id_, urn=URN, properties=to_struct(self._with_provider(props))))
+        return self.stub.Read(
+            provider_pb2.ReadRequest(
+                id=id_, urn=URN, properties=to_struct(self._with_provider(props))
+            )
+        )
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.stub.Delete(provider_pb2.DeleteRequest(id=id_, urn=URN, properties=to_struct(self._with_provider(props))))
+        self.stub.Delete(
+            provider_pb2.DeleteRequest(
+                id=id_, urn=URN, properties=to_struct(self._with_provider(props))
+            )
+        )

@@ -20,20 +20,32 @@ def provider(simulator: RunningSimulator) -> Iterator[ProviderProcess]:
     # Credentials reach the provider through Configure (stack config), as with the CLI.
     proc = ProviderProcess({"HW_ACCESS_KEY": "", "HW_SECRET_KEY": ""})
     cfg = simulator.config
-    proc.configure({"dcs:accessKey": cfg.access_key, "dcs:secretKey": cfg.secret_key,
-                    "dcs:endpoint": simulator.url, "dcs:projectId": cfg.project_id})
+    proc.configure(
+        {
+            "dcs:accessKey": cfg.access_key,
+            "dcs:secretKey": cfg.secret_key,
+            "dcs:endpoint": simulator.url,
+            "dcs:projectId": cfg.project_id,
+        }
+    )
     yield proc
     proc.close()
 
 
-def test_check_fills_defaults_and_rejects_bad_input(provider: ProviderProcess, simulator: RunningSimulator) -> None:
+def test_check_fills_defaults_and_rejects_bad_input(
+    provider: ProviderProcess, simulator: RunningSimulator
+) -> None:
     ids = simulator.admin.create_tasks(2)
     inputs, failures = provider.check({"task_ids": ids, "label": "cutover"})
     assert failures == []
-    assert inputs["endpoint"] == simulator.url and inputs["project_id"] == simulator.config.project_id
+    assert (
+        inputs["endpoint"] == simulator.url and inputs["project_id"] == simulator.config.project_id
+    )
     assert inputs["timeout_seconds"] == 1800 and inputs["on_finished"] == "warn"
 
-    _, failures = provider.check({"task_ids": [ids[0], "../etc", ids[0]], "bogus": 1, "timeout_seconds": -5})
+    _, failures = provider.check(
+        {"task_ids": [ids[0], "../etc", ids[0]], "bogus": 1, "timeout_seconds": -5}
+    )
     reasons = dict.fromkeys(p for p, _ in failures)
     assert set(reasons) == {"bogus", "task_ids", "timeout_seconds"}
     text = " ".join(r for _, r in failures)
@@ -43,15 +55,27 @@ def test_check_fills_defaults_and_rejects_bad_input(provider: ProviderProcess, s
     assert failures == [("task_ids", "task_ids is empty: give at least one migration task id")]
 
 
-def test_check_names_a_task_that_does_not_exist(provider: ProviderProcess, simulator: RunningSimulator) -> None:
+def test_check_names_a_task_that_does_not_exist(
+    provider: ProviderProcess, simulator: RunningSimulator
+) -> None:
     ids = simulator.admin.create_tasks(1)
     _, failures = provider.check({"task_ids": [*ids, UNKNOWN]})
-    assert failures and failures[0][0] == "task_ids" and UNKNOWN in failures[0][1] and "does not exist" in failures[0][1]
+    assert (
+        failures
+        and failures[0][0] == "task_ids"
+        and UNKNOWN in failures[0][1]
+        and "does not exist" in failures[0][1]
+    )
 
 
 def test_diff_is_set_based_and_replaces_on_location(provider: ProviderProcess) -> None:
     a, b, c = (f"{i:032x}" for i in range(3))
-    olds = {"task_ids": [a, b], "project_id": "0" * 32, "endpoint": "http://127.0.0.1:1", "tasks": []}
+    olds = {
+        "task_ids": [a, b],
+        "project_id": "0" * 32,
+        "endpoint": "http://127.0.0.1:1",
+        "tasks": [],
+    }
     same = provider.diff(olds, {**olds, "task_ids": [b, a]})
     assert same.changes == provider_pb2.DiffResponse.DIFF_NONE
     added = provider.diff(olds, {**olds, "task_ids": [a, b, c]})
@@ -93,7 +117,9 @@ def test_create_read_update_delete(provider: ProviderProcess, simulator: Running
     assert all(simulator.admin.task(t)["status"] == "TERMINATED" for t in ids)
 
 
-def test_create_timeout_lists_unfinished_tasks(provider: ProviderProcess, simulator: RunningSimulator) -> None:
+def test_create_timeout_lists_unfinished_tasks(
+    provider: ProviderProcess, simulator: RunningSimulator
+) -> None:
     stuck = simulator.admin.create_tasks(1, stop_delay=float("inf"))
     fine = simulator.admin.create_tasks(1)
     inputs, _ = provider.check({"task_ids": stuck + fine, "timeout_seconds": 1.0})
@@ -104,11 +130,16 @@ def test_create_timeout_lists_unfinished_tasks(provider: ProviderProcess, simula
     assert "TERMINATING" in details and "timed_out" in details and "rerun" in details
 
 
-def test_strict_finished_is_an_error_default_is_a_warning(provider: ProviderProcess, simulator: RunningSimulator) -> None:
+def test_strict_finished_is_an_error_default_is_a_warning(
+    provider: ProviderProcess, simulator: RunningSimulator
+) -> None:
     done = simulator.admin.create_tasks(1, status="SUCCESS")
     inputs, _ = provider.check({"task_ids": done})
     _, outs = provider.create(inputs)
-    assert outs["tasks"][0]["outcome"] == "finished_before_stop" and outs["tasks"][0]["status"] == "SUCCESS"
+    assert (
+        outs["tasks"][0]["outcome"] == "finished_before_stop"
+        and outs["tasks"][0]["status"] == "SUCCESS"
+    )
     strict, _ = provider.check({"task_ids": done, "on_finished": "fail"})
     with pytest.raises(grpc.RpcError, match="finished_before_stop"):
         provider.create(strict)
@@ -125,8 +156,14 @@ def test_delete_records_when_asked(provider: ProviderProcess, simulator: Running
 def test_wrong_credentials_fail_with_a_clear_401(simulator: RunningSimulator) -> None:
     proc = ProviderProcess({})
     cfg = simulator.config
-    proc.configure({"dcs:accessKey": cfg.access_key, "dcs:secretKey": "not-the-secret",
-                    "dcs:endpoint": simulator.url, "dcs:projectId": cfg.project_id})
+    proc.configure(
+        {
+            "dcs:accessKey": cfg.access_key,
+            "dcs:secretKey": "not-the-secret",
+            "dcs:endpoint": simulator.url,
+            "dcs:projectId": cfg.project_id,
+        }
+    )
     try:
         _, failures = proc.check({"task_ids": simulator.admin.create_tasks(1)})
         assert failures and "401" in failures[0][1] and "APIGW.0301" in failures[0][1]

@@ -33,13 +33,21 @@ def _no_retry_waits() -> None:
 
 
 def make(handler: Callable[[httpx.Request], httpx.Response], **kw: object) -> DcsClient:
-    return DcsClient("https://dcs.cn-north-4.myhuaweicloud.com", PID, AkSkAuth("MYAK", "MYSK"),
-                     transport=httpx.MockTransport(handler), **kw)
+    return DcsClient(
+        "https://dcs.cn-north-4.myhuaweicloud.com",
+        PID,
+        AkSkAuth("MYAK", "MYSK"),
+        transport=httpx.MockTransport(handler),
+        **kw,
+    )
 
 
 def err(status: int, code: str, msg: str, headers: dict | None = None) -> httpx.Response:
-    return httpx.Response(status, json={"error_code": code, "error_msg": msg},
-                          headers={"X-Request-Id": "rid-1", **(headers or {})})
+    return httpx.Response(
+        status,
+        json={"error_code": code, "error_msg": msg},
+        headers={"X-Request-Id": "rid-1", **(headers or {})},
+    )
 
 
 def test_requests_are_signed_and_paths_right() -> None:
@@ -47,7 +55,9 @@ def test_requests_are_signed_and_paths_right() -> None:
 
     def handler(req: httpx.Request) -> httpx.Response:
         seen.append(req)
-        return httpx.Response(200, json={"migration_tasks": [{"task_id": TID, "result": "success"}]})
+        return httpx.Response(
+            200, json={"migration_tasks": [{"task_id": TID, "result": "success"}]}
+        )
 
     results = make(handler).batch_stop([TID])
     assert results[0].succeeded
@@ -80,7 +90,11 @@ def test_retries_5xx_then_succeeds_and_never_retries_4xx() -> None:
 
     def flaky(req: httpx.Request) -> httpx.Response:
         calls["n"] += 1
-        return err(503, "DCS.5000", "down") if calls["n"] < 3 else httpx.Response(200, json={"count": 0, "migration_tasks": []})
+        return (
+            err(503, "DCS.5000", "down")
+            if calls["n"] < 3
+            else httpx.Response(200, json={"count": 0, "migration_tasks": []})
+        )
 
     assert make(flaky).list_tasks().count == 0 and calls["n"] == 3
     calls["n"] = 0
@@ -99,7 +113,9 @@ def test_429_retried_and_gives_up_with_throttled_error() -> None:
 
     def throttled(req: httpx.Request) -> httpx.Response:
         calls["n"] += 1
-        return err(429, "APIGW.0308", "The throttling threshold has been reached", {"Retry-After": "2"})
+        return err(
+            429, "APIGW.0308", "The throttling threshold has been reached", {"Retry-After": "2"}
+        )
 
     with pytest.raises(ThrottledError) as info:
         make(throttled).list_tasks()
@@ -140,7 +156,15 @@ def test_pagination_is_transparent_and_dedupes() -> None:
         off, lim = int(req.url.params["offset"]), int(req.url.params["limit"])
         # the list shifts by one between pages: one id comes twice
         start = off - 1 if off else 0
-        return httpx.Response(200, json={"count": 25, "migration_tasks": [{"task_id": t, "status": "RUNNING"} for t in ids[start:start + lim]]})
+        return httpx.Response(
+            200,
+            json={
+                "count": 25,
+                "migration_tasks": [
+                    {"task_id": t, "status": "RUNNING"} for t in ids[start : start + lim]
+                ],
+            },
+        )
 
     got = [t.task_id for t in make(pages).iter_tasks(page_size=10)]
     assert got == ids[: len(got)] and len(set(got)) == len(got) and len(got) >= 23
@@ -158,7 +182,7 @@ def test_invalid_ids_never_reach_the_wire(bad: str) -> None:
         client.batch_stop([TID, bad])
 
 
-@pytest.mark.parametrize("body", [b"not json", b'{"migration_tasks": "nope"}', b'[1,2]'])
+@pytest.mark.parametrize("body", [b"not json", b'{"migration_tasks": "nope"}', b"[1,2]"])
 def test_unreadable_answers_are_protocol_errors(body: bytes) -> None:
     client = make(lambda r: httpx.Response(200, content=body))
     with pytest.raises(DcsProtocolError):
@@ -166,10 +190,21 @@ def test_unreadable_answers_are_protocol_errors(body: bytes) -> None:
 
 
 def test_non_json_error_body_and_scrubbed_secrets() -> None:
-    client = DcsClient("https://dcs.cn-north-4.myhuaweicloud.com", PID, AkSkAuth("MYAK", "MYSK"),
-                       secrets=["MYAK", "MYSK"],
-                       transport=httpx.MockTransport(lambda r: httpx.Response(
-                           401, json={"error_code": "APIGW.0301", "error_msg": "verify aksk signature fail MYAK MYSK"})))
+    client = DcsClient(
+        "https://dcs.cn-north-4.myhuaweicloud.com",
+        PID,
+        AkSkAuth("MYAK", "MYSK"),
+        secrets=["MYAK", "MYSK"],
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(
+                401,
+                json={
+                    "error_code": "APIGW.0301",
+                    "error_msg": "verify aksk signature fail MYAK MYSK",
+                },
+            )
+        ),
+    )
     with pytest.raises(AuthenticationError) as info:
         client.list_tasks()
     assert "MYSK" not in str(info.value) and "MYAK" not in str(info.value)

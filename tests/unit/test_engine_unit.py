@@ -8,7 +8,12 @@ import pytest
 
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopIncompleteError, StopOptions
 from pulumi_dcs_migration.errors import DcsApiError, TaskNotFoundError
-from pulumi_dcs_migration.models import BatchItemResult, ListMigrationTasksResponse, MigrationTask, MigrationTaskSummary
+from pulumi_dcs_migration.models import (
+    BatchItemResult,
+    ListMigrationTasksResponse,
+    MigrationTask,
+    MigrationTaskSummary,
+)
 
 
 @dataclass
@@ -34,11 +39,16 @@ class FakeDcs:
             if t.status == "TERMINATING" and t.stop_at is not None and self.clock[0] >= t.stop_at:
                 t.status = "TERMINATED"
 
-    def list_tasks(self, *, offset: int = 0, limit: int = 1000, name: str | None = None) -> ListMigrationTasksResponse:
+    def list_tasks(
+        self, *, offset: int = 0, limit: int = 1000, name: str | None = None
+    ) -> ListMigrationTasksResponse:
         self._tick("list")
         visible = [(k, v) for k, v in self.tasks.items() if v.status != "DELETED"]
-        page = visible[offset: offset + limit]
-        return ListMigrationTasksResponse(count=len(visible), migration_tasks=[MigrationTaskSummary(task_id=k, status=v.status) for k, v in page])
+        page = visible[offset : offset + limit]
+        return ListMigrationTasksResponse(
+            count=len(visible),
+            migration_tasks=[MigrationTaskSummary(task_id=k, status=v.status) for k, v in page],
+        )
 
     def get_task(self, task_id: str) -> MigrationTask:
         self._tick("show")
@@ -50,7 +60,9 @@ class FakeDcs:
     def batch_stop(self, ids: list[str]) -> list[BatchItemResult]:
         self._tick("batch_stop")
         if self.reject_whole_batch_with & set(ids):
-            raise DcsApiError("batch stop", 400, "DCS.4855", "invalid migration task id in the request.")
+            raise DcsApiError(
+                "batch stop", 400, "DCS.4855", "invalid migration task id in the request."
+            )
         out = []
         for tid in ids:
             t = self.tasks.get(tid)
@@ -58,7 +70,11 @@ class FakeDcs:
                 out.append(BatchItemResult(task_id=tid, result="failed", error_code="DCS.4133"))
             elif t.refuse > 0 and t.status not in ("TERMINATING", "TERMINATED"):
                 t.refuse -= 1
-                out.append(BatchItemResult(task_id=tid, result="failed", error_code="DCS.4017", error_msg="busy"))
+                out.append(
+                    BatchItemResult(
+                        task_id=tid, result="failed", error_code="DCS.4017", error_msg="busy"
+                    )
+                )
             elif t.status in ("SUCCESS", "FAILED"):
                 out.append(BatchItemResult(task_id=tid, result="failed", error_code="DCS.4026"))
             else:
@@ -82,18 +98,34 @@ def engine(fake: FakeDcs, **opts: object) -> StopEngine:
 
 
 def test_stops_and_waits_with_outcomes() -> None:
-    fake = FakeDcs([0.0], {tid(1): FakeTask("INCRMIGEATING"), tid(2): FakeTask("TERMINATED"), tid(3): FakeTask("SUCCESS"), tid(4): FakeTask("TERMINATING", stop_at=0.5)})
+    fake = FakeDcs(
+        [0.0],
+        {
+            tid(1): FakeTask("INCRMIGEATING"),
+            tid(2): FakeTask("TERMINATED"),
+            tid(3): FakeTask("SUCCESS"),
+            tid(4): FakeTask("TERMINATING", stop_at=0.5),
+        },
+    )
     report = engine(fake).run([tid(1), tid(2), tid(3), tid(4), tid(1)])
     outcomes = {o.task_id: o.outcome for o in report.outcomes}
-    assert outcomes == {tid(1): Outcome.STOPPED, tid(2): Outcome.ALREADY_TERMINATED,
-                        tid(3): Outcome.FINISHED, tid(4): Outcome.STOPPED}
+    assert outcomes == {
+        tid(1): Outcome.STOPPED,
+        tid(2): Outcome.ALREADY_TERMINATED,
+        tid(3): Outcome.FINISHED,
+        tid(4): Outcome.STOPPED,
+    }
     assert fake.tasks[tid(1)].status == "TERMINATED"
-    assert report.failures() == [] and [o.task_id for o in report.failures(strict_finished=True)] == [tid(3)]
+    assert report.failures() == [] and [
+        o.task_id for o in report.failures(strict_finished=True)
+    ] == [tid(3)]
     assert fake.calls["batch_stop"] == 1
 
 
 def test_overhead_past_last_termination_is_small() -> None:
-    fake = FakeDcs([0.0], {tid(i): FakeTask("INCRMIGEATING", delay=2.0 + i * 0.01) for i in range(100)})
+    fake = FakeDcs(
+        [0.0], {tid(i): FakeTask("INCRMIGEATING", delay=2.0 + i * 0.01) for i in range(100)}
+    )
     report = engine(fake).run([tid(i) for i in range(100)])
     assert all(o.outcome is Outcome.STOPPED for o in report.outcomes)
     last = 2.0 + 99 * 0.01
@@ -103,18 +135,27 @@ def test_overhead_past_last_termination_is_small() -> None:
 
 
 def test_timeout_lists_every_unfinished_task() -> None:
-    fake = FakeDcs([0.0], {tid(1): FakeTask("INCRMIGEATING", delay=1e9), tid(2): FakeTask("INCRMIGEATING")})
+    fake = FakeDcs(
+        [0.0], {tid(1): FakeTask("INCRMIGEATING", delay=1e9), tid(2): FakeTask("INCRMIGEATING")}
+    )
     report = engine(fake, timeout=60).run([tid(1), tid(2)])
     by = {o.task_id: o for o in report.outcomes}
     assert by[tid(1)].outcome is Outcome.TIMED_OUT and by[tid(1)].status == "TERMINATING"
     assert by[tid(2)].outcome is Outcome.STOPPED
     assert 60 <= report.elapsed <= 61
     message = str(StopIncompleteError(report))
-    assert tid(1) in message and "TERMINATING" in message and "timeout" in message and tid(2) not in message
+    assert (
+        tid(1) in message
+        and "TERMINATING" in message
+        and "timeout" in message
+        and tid(2) not in message
+    )
 
 
 def test_failed_items_rechecked_and_resent_only_while_running() -> None:
-    fake = FakeDcs([0.0], {tid(1): FakeTask("INCRMIGEATING", refuse=1), tid(2): FakeTask("INCRMIGEATING")})
+    fake = FakeDcs(
+        [0.0], {tid(1): FakeTask("INCRMIGEATING", refuse=1), tid(2): FakeTask("INCRMIGEATING")}
+    )
     report = engine(fake).run([tid(1), tid(2)])
     assert all(o.outcome is Outcome.STOPPED for o in report.outcomes)
     assert fake.calls["batch_stop"] == 2  # the second call carries only the refused id
@@ -183,10 +224,15 @@ def test_progress_events_on_change() -> None:
     fake = FakeDcs([0.0], {tid(i): FakeTask("INCRMIGEATING", delay=1.0 + i) for i in range(3)})
     events = []
     clock = fake.clock
-    eng = StopEngine(fake, StopOptions(), clock=lambda: clock[0],  # type: ignore[arg-type]
-                     sleep=lambda s: clock.__setitem__(0, clock[0] + s), on_progress=events.append)
+    eng = StopEngine(
+        fake,
+        StopOptions(),
+        clock=lambda: clock[0],  # type: ignore[arg-type]
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+        on_progress=events.append,
+    )
     eng.run([tid(i) for i in range(3)])
-    assert [e.stopped for e in events][0] == 0 and events[-1].stopped == 3
+    assert events[0].stopped == 0 and events[-1].stopped == 3
     assert "0/3 stopped; waiting for" in events[0].line()
     assert len(events) < 40
 

@@ -13,7 +13,9 @@ def test_region_endpoint() -> None:
     assert endpoint_for("cn-north-4", "http://127.0.0.1:9/") == "http://127.0.0.1:9"
 
 
-@pytest.mark.parametrize("bad", ["http://example.com", "ftp://x", "https://u:p@h", "https://h/?q=1", "nonsense"])
+@pytest.mark.parametrize(
+    "bad", ["http://example.com", "ftp://x", "https://u:p@h", "https://h/?q=1", "nonsense"]
+)
 def test_unsafe_endpoints_refused(bad: str) -> None:
     with pytest.raises(ConfigurationError):
         endpoint_for(None, bad)
@@ -31,14 +33,25 @@ def test_bad_region(bad: str) -> None:
 
 
 def test_precedence_argument_then_hw_then_sdk() -> None:
-    env = {"HW_ACCESS_KEY": "hwak", "HW_SECRET_KEY": "hwsk", "HUAWEICLOUD_SDK_AK": "sdkak",
-           "HUAWEICLOUD_SDK_SK": "sdksk", "HUAWEICLOUD_SDK_PROJECT_ID": PID, "HW_REGION_NAME": "cn-north-4"}
+    env = {
+        "HW_ACCESS_KEY": "hwak",
+        "HW_SECRET_KEY": "hwsk",
+        "HUAWEICLOUD_SDK_AK": "sdkak",
+        "HUAWEICLOUD_SDK_SK": "sdksk",
+        "HUAWEICLOUD_SDK_PROJECT_ID": PID,
+        "HW_REGION_NAME": "cn-north-4",
+    }
     s = resolve(environ=env)
     assert s.credentials.access_key == "hwak" and s.project_id == PID
     assert s.endpoint == "https://dcs.cn-north-4.myhuaweicloud.com"
-    s = resolve(environ={k: v for k, v in env.items() if not k.startswith("HW_")}, region="eu-west-101")
+    s = resolve(
+        environ={k: v for k, v in env.items() if not k.startswith("HW_")}, region="eu-west-101"
+    )
     assert s.credentials.access_key == "sdkak"
-    assert s.credentials.secret_key is not None and s.credentials.secret_key.get_secret_value() == "sdksk"
+    assert (
+        s.credentials.secret_key is not None
+        and s.credentials.secret_key.get_secret_value() == "sdksk"
+    )
     s = resolve(environ=env, access_key="argak", secret_key="argsk")
     assert s.credentials.access_key == "argak"
     assert "hwsk" not in repr(s) and "argsk" not in repr(s)

@@ -7,9 +7,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth, canonical_query, canonical_uri, verify_request
+from pulumi_dcs_migration.auth import (
+    AkSkAuth,
+    TokenAuth,
+    canonical_query,
+    canonical_uri,
+    verify_request,
+)
 
-VECTORS = json.loads((Path(__file__).parent.parent / "data" / "signing-vectors.json").read_text())["vectors"]
+VECTORS = json.loads((Path(__file__).parent.parent / "data" / "signing-vectors.json").read_text())[
+    "vectors"
+]
 
 
 def _request(v: dict) -> httpx.Request:
@@ -21,7 +29,9 @@ def _request(v: dict) -> httpx.Request:
 
 
 def _sign(v: dict) -> httpx.Request:
-    auth = AkSkAuth(v["ak"], v["sk"], security_token=v["security_token"], project_id=v["project_id"])
+    auth = AkSkAuth(
+        v["ak"], v["sk"], security_token=v["security_token"], project_id=v["project_id"]
+    )
     return next(auth.auth_flow(_request(v)))
 
 
@@ -44,9 +54,13 @@ def test_verifier_accepts_vector(vector: dict) -> None:
     signed = _sign(vector)
     when = dt.datetime.strptime(vector["sdk_date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     verdict = verify_request(
-        method=signed.method, raw_path=signed.url.raw_path.split(b"?")[0].decode(),
-        raw_query=signed.url.query.decode(), headers=list(signed.headers.multi_items()),
-        body=signed.content, secret_for={vector["ak"]: vector["sk"]}.get, now=when,
+        method=signed.method,
+        raw_path=signed.url.raw_path.split(b"?")[0].decode(),
+        raw_query=signed.url.query.decode(),
+        headers=list(signed.headers.multi_items()),
+        body=signed.content,
+        secret_for={vector["ak"]: vector["sk"]}.get,
+        now=when,
     )
     assert verdict.ok, verdict.reason
     assert verdict.canonical_request == vector["expected"]["canonical_request"]
@@ -56,29 +70,52 @@ def test_verifier_rejects_tampering_wrong_key_and_skew() -> None:
     v = next(x for x in VECTORS if x["body"])
     signed = _sign(v)
     when = dt.datetime.strptime(v["sdk_date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
-    common = dict(method=signed.method, raw_path=signed.url.path, raw_query="",
-                  headers=list(signed.headers.multi_items()))
-    assert not verify_request(**common, body=signed.content + b" ", secret_for={v["ak"]: v["sk"]}.get, now=when).ok
-    assert not verify_request(**common, body=signed.content, secret_for={v["ak"]: "other"}.get, now=when).ok
+    common = dict(
+        method=signed.method,
+        raw_path=signed.url.path,
+        raw_query="",
+        headers=list(signed.headers.multi_items()),
+    )
+    assert not verify_request(
+        **common, body=signed.content + b" ", secret_for={v["ak"]: v["sk"]}.get, now=when
+    ).ok
+    assert not verify_request(
+        **common, body=signed.content, secret_for={v["ak"]: "other"}.get, now=when
+    ).ok
     assert not verify_request(**common, body=signed.content, secret_for={}.get, now=when).ok
-    late = verify_request(**common, body=signed.content, secret_for={v["ak"]: v["sk"]}.get,
-                          now=when + dt.timedelta(minutes=16))
+    late = verify_request(
+        **common,
+        body=signed.content,
+        secret_for={v["ak"]: v["sk"]}.get,
+        now=when + dt.timedelta(minutes=16),
+    )
     assert not late.ok and "15 minutes" in late.reason
 
 
 def test_signs_with_current_clock_when_no_date_given() -> None:
     request = httpx.Request("GET", "https://dcs.cn-north-4.myhuaweicloud.com/v2/p/migration-tasks")
     signed = next(AkSkAuth("AK", "SK").auth_flow(request))
-    sent = dt.datetime.strptime(signed.headers["X-Sdk-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    sent = dt.datetime.strptime(signed.headers["X-Sdk-Date"], "%Y%m%dT%H%M%SZ").replace(
+        tzinfo=dt.UTC
+    )
     assert abs(dt.datetime.now(dt.UTC) - sent) < dt.timedelta(minutes=1)
-    assert verify_request(method="GET", raw_path=signed.url.path, raw_query="",
-                          headers=list(signed.headers.multi_items()), body=b"",
-                          secret_for={"AK": "SK"}.get).ok
+    assert verify_request(
+        method="GET",
+        raw_path=signed.url.path,
+        raw_query="",
+        headers=list(signed.headers.multi_items()),
+        body=b"",
+        secret_for={"AK": "SK"}.get,
+    ).ok
 
 
 def test_content_length_and_connection_are_not_signed() -> None:
-    request = httpx.Request("POST", "https://h/v2/p/x", content=b"{}",
-                            headers={"Content-Type": "application/json", "Connection": "keep-alive"})
+    request = httpx.Request(
+        "POST",
+        "https://h/v2/p/x",
+        content=b"{}",
+        headers={"Content-Type": "application/json", "Connection": "keep-alive"},
+    )
     signed = next(AkSkAuth("AK", "SK").auth_flow(request))
     assert "SignedHeaders=content-type;host;x-sdk-date," in signed.headers["Authorization"]
 

@@ -1,0 +1,43 @@
+"""A local simulator of the DCS migration-task API, served over real HTTP.
+
+For loopback use only: the ``/_simulator/`` admin API has no authentication. DCS routes check
+AK/SK signatures (with :func:`pulumi_dcs_migration.auth.verify_request`) or IAM tokens, model
+the task lifecycle lazily from a clock, and can inject faults. Readings of UNCONFIRMED API
+behaviour are switchable through :class:`Behaviour`.
+
+    from pulumi_dcs_migration.simulator import start_simulator, SimulatorConfig
+    with start_simulator(SimulatorConfig(seed=10, stop_delay=0.5)) as sim:
+        ...  # sim.url, sim.admin.create_tasks(...), sim.admin.counters()
+"""
+
+from __future__ import annotations
+
+from .admin_client import SimulatorAdmin
+from .app import SimulatorApp
+from .config import (
+    DEMO_ACCESS_KEY,
+    DEMO_PROJECT_ID,
+    DEMO_SECRET_KEY,
+    OPERATIONS,
+    Behaviour,
+    SimulatorConfig,
+)
+from .faults import FaultPlan
+from .server import RunningSimulator, start_simulator
+from .state import SimulatorState, Task
+
+__all__ = [
+    "DEMO_ACCESS_KEY",
+    "DEMO_PROJECT_ID",
+    "DEMO_SECRET_KEY",
+    "OPERATIONS",
+    "Behaviour",
+    "FaultPlan",
+    "RunningSimulator",
+    "SimulatorAdmin",
+    "SimulatorApp",
+    "SimulatorConfig",
+    "SimulatorState",
+    "Task",
+    "start_simulator",
+]

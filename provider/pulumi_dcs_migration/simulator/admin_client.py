@@ -1,0 +1,122 @@
+"""A thin httpx client over the ``/_simulator/`` admin API, for any simulator URL (in-process
+or a ``dcs-simulator`` subprocess)."""
+
+from __future__ import annotations
+
+import math
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+
+class SimulatorAdmin:
+    """Drive a running simulator's admin API. Errors raise ``httpx.HTTPStatusError``."""
+
+    def __init__(self, base_url: str, *, timeout: float = 120.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url + "/_simulator", timeout=timeout)
+
+    def close(self) -> None:
+        """Close the underlying connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> SimulatorAdmin:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        response = self._http.request(method, path, json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def health(self) -> dict[str, Any]:
+        """Liveness, project id and task count."""
+        result: dict[str, Any] = self._call("GET", "/health")
+        return result
+
+    def create_tasks(
+        self,
+        count: int = 1,
+        *,
+        status: str = "INCRMIGEATING",
+        stop_delay: float | str | None = None,
+        stop_jitter: float | None = None,
+        migration_type: str = "online_migration",
+        name_prefix: str = "task",
+    ) -> list[str]:
+        """Create ``count`` tasks; ``stop_delay`` ``None`` = server default, ``inf`` or
+        ``"never"`` = never terminates. Returns the new ids in creation order."""
+        if isinstance(stop_delay, float) and math.isinf(stop_delay):
+            stop_delay = "never"  # JSON has no infinity
+        body = {
+            "count": count,
+            "status": status,
+            "stop_delay": stop_delay,
+            "stop_jitter": stop_jitter,
+            "migration_type": migration_type,
+            "name_prefix": name_prefix,
+        }
+        ids: list[str] = self._call("POST", "/tasks", body)["task_ids"]
+        return ids
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        """Internal view: ``status`` (computed now), ``stop_requested_at``, ``terminated_at``
+        (epoch seconds or ``None``), ``deleted``, ``stop_delay`` (``inf`` = never), ..."""
+        view: dict[str, Any] = self._call("GET", f"/tasks/{task_id}")
+        if view.get("stop_delay") == "never":
+            view["stop_delay"] = math.inf
+        return view
+
+    def set_status(self, task_id: str, status: str) -> None:
+        """Force a status (clears any stop in progress; ``TERMINATING`` starts a new one)."""
+        self._call("POST", f"/tasks/{task_id}/status", {"status": status})
+
+    def delete_task(self, task_id: str) -> None:
+        """Mark a task deleted, as the delete call would."""
+        self._call("DELETE", f"/tasks/{task_id}")
+
+    def counters(self) -> dict[str, int]:
+        """Requests per operation name, plus ``unauthorized`` and ``fault``."""
+        result: dict[str, int] = self._call("GET", "/counters")
+        return result
+
+    def reset_counters(self) -> None:
+        """Zero every counter."""
+        self._call("DELETE", "/counters")
+
+    def set_faults(self, **spec: Any) -> None:
+        """Replace the fault plan (see :mod:`pulumi_dcs_migration.simulator.faults`)."""
+        self._call("POST", "/faults", spec)
+
+    def faults(self) -> dict[str, Any]:
+        """The fault plan as set, with remaining counts."""
+        result: dict[str, Any] = self._call("GET", "/faults")
+        return result
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        self._call("DELETE", "/faults")
+
+    def set_behaviour(self, **fields: Any) -> None:
+        """Update behaviour switches (see :class:`~.config.Behaviour`)."""
+        self._call("POST", "/behaviour", fields)
+
+    def behaviour(self) -> dict[str, Any]:
+        """The current behaviour switches."""
+        result: dict[str, Any] = self._call("GET", "/behaviour")
+        return result
+
+    def last_terminated_at(self, task_ids: list[str] | None = None) -> float | None:
+        """Latest ``terminated_at`` over ``task_ids`` (or all tasks): the moment the last of
+        them stopped, i.e. the fastest any client could have observed them all stopped."""
+        value = self._call("POST", "/last-terminated-at", {"task_ids": task_ids})
+        result = value["last_terminated_at"]
+        return None if result is None else float(result)

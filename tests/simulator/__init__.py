@@ -1,0 +1,1 @@
+"""Tests of the DCS migration-task API simulator."""
