@@ -9,7 +9,10 @@ validated before they are put into a URL path.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
+import logging
+import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,7 +23,9 @@ import stamina
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
+from .auth import parse_sdk_date
 from .errors import (
+    AuthenticationError,
     DcsApiError,
     DcsProtocolError,
     DcsTransportError,
@@ -41,14 +46,21 @@ from .models import (
     MigrationTask,
     MigrationTaskSummary,
     TaskCreatedResponse,
+    TaskStatusPage,
     is_valid_task_id,
     parse_error_body,
 )
 from .settings import ConnectionSettings, validate_endpoint, validate_project_id
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+_log = logging.getLogger("pulumi_dcs_migration")
+INSECURE_WARNING = (
+    "WARNING: TLS certificate verification is OFF for %s: anyone on the network path can read "
+    "and change these requests. Use a CA bundle (HW_DCS_CA_BUNDLE) instead."
+)
 
 MAX_PAGE_SIZE = 1000
+CLOCK_SKEW_WARNING = 5 * 60  # seconds; the gateway refuses signatures beyond 15 minutes
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per request; retries add their own bound
 MAX_ERROR_TEXT = 2000  # characters of a non-JSON error body kept in a message
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a larger answer is refused rather than buffered
@@ -126,13 +138,15 @@ class DcsClient:
         self.endpoint = validate_endpoint(endpoint)
         self.project_id = validate_project_id(project_id)
         self.retry = retry or RetryPolicy()
+        if verify is False:
+            _log.warning(INSECURE_WARNING, self.endpoint)
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
         self._http = httpx.Client(
             base_url=f"{self.endpoint}/v2/{self.project_id}",
             auth=auth,
             timeout=timeout,
             transport=transport,
-            verify=verify,
+            verify=ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify,
             limits=httpx.Limits(max_connections=max_connections),
             headers={"User-Agent": f"pulumi-dcs-migration/{__version__}"},
         )
@@ -141,6 +155,7 @@ class DcsClient:
     def from_settings(cls, settings: ConnectionSettings, **kwargs: Any) -> DcsClient:
         """A client for resolved :class:`~.settings.ConnectionSettings`."""
         creds = settings.credentials
+        kwargs.setdefault("verify", settings.verify)
         return cls(
             settings.endpoint,
             settings.project_id,
@@ -167,13 +182,20 @@ class DcsClient:
         self, *, offset: int = 0, limit: int = MAX_PAGE_SIZE, name: str | None = None
     ) -> ListMigrationTasksResponse:
         """One page of ``GET /migration-tasks`` (limit 1..1000)."""
+        return self._list_page(offset, limit, name, ListMigrationTasksResponse)
+
+    def list_task_statuses(self, *, offset: int = 0, limit: int = MAX_PAGE_SIZE) -> TaskStatusPage:
+        """The same call as :meth:`list_tasks`, read for ids, names and statuses only (polling)."""
+        return self._list_page(offset, limit, None, TaskStatusPage)
+
+    def _list_page(self, offset: int, limit: int, name: str | None, model: type[ModelT]) -> ModelT:
         if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
             raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE} and offset >= 0")
         params: dict[str, Any] = {"offset": offset, "limit": limit}
         if name:
             params["name"] = name
         data = self._call("list", "GET", "/migration-tasks", params=params)
-        return self._parse("list", data, ListMigrationTasksResponse)
+        return self._parse("list", data, model)
 
     def iter_tasks(
         self, *, name: str | None = None, page_size: int = MAX_PAGE_SIZE
@@ -350,6 +372,10 @@ class DcsClient:
         )
         if isinstance(error, ThrottledError):
             error.retry_after = _retry_after(response.headers.get("Retry-After"))
+        if isinstance(error, AuthenticationError):
+            error.clock_skew = _clock_skew(response)
+            if error.clock_skew is not None and abs(error.clock_skew) > CLOCK_SKEW_WARNING:
+                error.args = (f"{error.args[0]} {_describe_skew(error.clock_skew)}",)
         return error
 
     def _parse(self, operation: str, data: Any, model: type[ModelT]) -> ModelT:
@@ -366,6 +392,28 @@ class DcsClient:
         for secret in self._secrets:
             text = text.replace(secret, "**********")
         return text
+
+
+def _clock_skew(response: httpx.Response) -> float | None:
+    """Seconds the server's clock is ahead of the date we signed with (None if unknown)."""
+    signed = response.request.headers.get("X-Sdk-Date") if response.request else None
+    served = response.headers.get("Date")
+    if not signed or not served:
+        return None
+    try:
+        ours = parse_sdk_date(signed)
+        theirs = email.utils.parsedate_to_datetime(served)
+    except (TypeError, ValueError):
+        return None
+    return (theirs - ours).total_seconds()
+
+
+def _describe_skew(skew: float) -> str:
+    direction = "behind" if skew > 0 else "ahead of"
+    return (
+        f"This machine's clock is {abs(skew) / 60:.1f} minutes {direction} the API's; signatures "
+        "are refused beyond 15 minutes: fix the clock (NTP)."
+    )
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -70,7 +70,8 @@ class StopOptions:
     concurrency: int = 4  # batch-stop / list-page / details calls in flight at once
     poll_floor: float = 0.1  # shortest interval between two looks
     poll_ceiling: float = 10.0  # longest interval between two looks
-    poll_ratio: float = 0.08  # interval as a fraction of the time waited so far
+    poll_ratio: float = 0.08  # interval as a fraction of the time waited so far, when idle
+    poll_ratio_active: float = 0.03  # ... while the last look saw tasks finish
     poll_jitter: float = 0.1  # +/- fraction of randomness in each interval
     resend_after: float = 15.0  # a task still running this long after its stop gets it again
     max_stop_attempts: int = 3  # stop requests per task before it counts as rejected
@@ -288,6 +289,7 @@ class StopEngine:
     def _wait(self, tasks: dict[str, _Task], started: float, deadline: float) -> None:
         last_report = -math.inf
         last_line: tuple[int, tuple[tuple[str, str | None], ...]] | None = None
+        look_started, progressed = started, False
         while True:
             pending = [t for t in tasks.values() if t.outcome is None]
             now = self.clock()
@@ -299,17 +301,24 @@ class StopEngine:
                 last_line, last_report = key, now
             if not pending or now >= deadline:
                 return
-            self.sleep(min(self._interval(now - started), max(deadline - now, 0.0)))
+            # The interval runs from the start of the last look, so a slow look (10 pages of a
+            # 10,000-task project) eats into the wait instead of adding to it.
+            wait = self._interval(now - started, progressed) - (now - look_started)
+            self.sleep(min(max(wait, 0.0), max(deadline - now, 0.0)))
+            look_started = self.clock()
             self._observe(tasks, [t.task_id for t in pending])
             for task in pending:
                 self._settle(task)
+            progressed = any(t.outcome is not None for t in pending)
             resend = [t.task_id for t in pending if t.outcome is None and self._needs_stop(t)]
             if resend and self.clock() < deadline:
                 self._send_stops(tasks, resend)
 
-    def _interval(self, waited: float) -> float:
+    def _interval(self, waited: float, progressed: bool) -> float:
+        """Quick at first, then a fraction of the time waited (smaller while tasks finish)."""
         o = self.options
-        base = min(o.poll_ceiling, max(o.poll_floor, o.poll_ratio * waited))
+        ratio = o.poll_ratio_active if progressed else o.poll_ratio
+        base = min(o.poll_ceiling, max(o.poll_floor, ratio * waited))
         return base * (1 + self.rng.uniform(-o.poll_jitter, o.poll_jitter))
 
     def _progress(
@@ -438,15 +447,13 @@ class StopEngine:
                 self._observe_by_details(tasks, sorted(missing))
 
     def _observe_by_list(self, tasks: dict[str, _Task], wanted: set[str]) -> set[str]:
-        first = self._count("list", lambda: self.client.list_tasks(offset=0, limit=MAX_PAGE_SIZE))
+        first = self._count("list", lambda: self.client.list_task_statuses(offset=0))
         self._project_task_count = first.count
         offsets = range(MAX_PAGE_SIZE, first.count, MAX_PAGE_SIZE)
         pages = [
             first,
             *self._parallel(
-                lambda off: self._count(
-                    "list", lambda: self.client.list_tasks(offset=off, limit=MAX_PAGE_SIZE)
-                ),
+                lambda off: self._count("list", lambda: self.client.list_task_statuses(offset=off)),
                 list(offsets),
             ),
         ]

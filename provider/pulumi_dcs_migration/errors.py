@@ -112,7 +112,13 @@ class DcsApiError(DcsError):
 
 
 class AuthenticationError(DcsApiError):
-    """401: bad signature, wrong keys, clock skew, or a bad token."""
+    """401: bad signature, wrong keys, clock skew, or a bad token.
+
+    ``clock_skew`` is how many seconds the API's clock is ahead of the date the request was
+    signed with (from the response's ``Date`` header), when known.
+    """
+
+    clock_skew: float | None = None
 
 
 class PermissionDeniedError(DcsApiError):

@@ -100,6 +100,8 @@ class MigrationTasksStoppedProvider(ResourceProvider):
                 "projectId",
                 "region",
                 "endpoint",
+                "caBundle",
+                "insecureSkipVerify",
             )
         }
 
@@ -276,6 +278,8 @@ class MigrationTasksStoppedProvider(ResourceProvider):
             access_key=config.get("accessKey"),
             secret_key=config.get("secretKey"),
             security_token=config.get("securityToken"),
+            ca_bundle=config.get("caBundle"),
+            insecure_skip_verify=str(config.get("insecureSkipVerify")).lower() == "true",
         )
 
     @staticmethod

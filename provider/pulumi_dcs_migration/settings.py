@@ -14,6 +14,7 @@ Precedence, first found wins, per setting:
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
 
@@ -51,6 +52,10 @@ class EnvironmentSettings(BaseSettings):
         None, validation_alias=AliasChoices("HW_REGION_NAME", "HUAWEICLOUD_SDK_REGION")
     )
     endpoint: str | None = Field(None, validation_alias=AliasChoices("HW_DCS_ENDPOINT"))
+    ca_bundle: str | None = Field(None, validation_alias=AliasChoices("HW_DCS_CA_BUNDLE"))
+    insecure_skip_verify: bool = Field(
+        False, validation_alias=AliasChoices("HW_DCS_INSECURE_SKIP_VERIFY")
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -104,6 +109,7 @@ class ConnectionSettings:
     endpoint: str
     project_id: str
     credentials: Credentials
+    verify: bool | str = True  # True, a CA bundle path, or False (only when asked for explicitly)
 
 
 def endpoint_for(region: str | None = None, endpoint: str | None = None) -> str:
@@ -174,6 +180,8 @@ def resolve(
     secret_key: str | None = None,
     security_token: str | None = None,
     auth_token: str | None = None,
+    ca_bundle: str | None = None,
+    insecure_skip_verify: bool | None = None,
     environ: dict[str, str] | None = None,
 ) -> ConnectionSettings:
     """Combine explicit values with the environment into :class:`ConnectionSettings`."""
@@ -190,7 +198,23 @@ def resolve(
         security_token=SecretStr(security_token) if security_token else env.security_token,
         auth_token=SecretStr(auth_token) if auth_token else env.auth_token,
     )
-    return ConnectionSettings(base, validate_project_id(project), creds)
+    return ConnectionSettings(
+        base,
+        validate_project_id(project),
+        creds,
+        tls_verify(ca_bundle or env.ca_bundle, insecure_skip_verify or env.insecure_skip_verify),
+    )
+
+
+def tls_verify(ca_bundle: str | None, insecure_skip_verify: bool) -> bool | str:
+    """httpx's ``verify``: on by default, a CA bundle file if given, off only when asked."""
+    if insecure_skip_verify:
+        return False
+    if ca_bundle:
+        if not os.path.isfile(ca_bundle):
+            raise ConfigurationError(f"CA bundle {ca_bundle!r} is not a readable file")
+        return ca_bundle
+    return True
 
 
 def _read_env(environ: dict[str, str] | None) -> EnvironmentSettings:

@@ -39,6 +39,11 @@ class FakeDcs:
             if t.status == "TERMINATING" and t.stop_at is not None and self.clock[0] >= t.stop_at:
                 t.status = "TERMINATED"
 
+    def list_task_statuses(
+        self, *, offset: int = 0, limit: int = 1000
+    ) -> ListMigrationTasksResponse:
+        return self.list_tasks(offset=offset, limit=limit)
+
     def list_tasks(
         self, *, offset: int = 0, limit: int = 1000, name: str | None = None
     ) -> ListMigrationTasksResponse:

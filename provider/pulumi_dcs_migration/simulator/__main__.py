@@ -58,7 +58,13 @@ from .server import start_simulator
     type=click.FloatRange(0, 1),
     help="Per-task variation of the stop delay, as a fraction (0.5 = ±50%).",
 )
-@click.option("--rng-seed", default=0, show_default=True, type=int, help="Seed of the jitter RNG.")
+@click.option(
+    "--rng-seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed of the task ids and the jitter RNG.",
+)
 @click.option(
     "--create-delay",
     default=0.2,

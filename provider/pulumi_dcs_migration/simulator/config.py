@@ -124,6 +124,8 @@ class SimulatorConfig:
     behaviour: Behaviour = field(default_factory=Behaviour)
     create_delay: float = 0.2
     access_log: bool = False
+    tls_certfile: str | None = None  # serve https with this certificate (PEM) ...
+    tls_keyfile: str | None = None  # ... and its private key; for TLS tests of the client
 
     def validate(self) -> None:
         """Raise ``ValueError`` on a configuration the simulator cannot run with."""

@@ -78,7 +78,10 @@ def start_simulator(config: SimulatorConfig | None = None) -> RunningSimulator:
     )
     thread.start()
     _wait_started(server, thread)
-    return RunningSimulator(config, state, server, thread, _url(config.host, sock))
+    url = _url(config.host, sock)
+    if config.tls_certfile:
+        url = "https" + url.removeprefix("http")
+    return RunningSimulator(config, state, server, thread, url)
 
 
 def _uvicorn_config(app: SimulatorApp, config: SimulatorConfig) -> uvicorn.Config:
@@ -90,6 +93,8 @@ def _uvicorn_config(app: SimulatorApp, config: SimulatorConfig) -> uvicorn.Confi
         server_header=False,
         timeout_graceful_shutdown=5,
         backlog=4096,
+        ssl_certfile=config.tls_certfile,
+        ssl_keyfile=config.tls_keyfile,
     )
 
 

@@ -1,0 +1,131 @@
+"""TLS verification (on by default, custom CA, explicit opt-out) and clock-skew reporting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pulumi_dcs_migration.auth import AkSkAuth
+from pulumi_dcs_migration.client import DcsClient, RetryPolicy
+from pulumi_dcs_migration.errors import AuthenticationError, ConfigurationError, DcsTransportError
+from pulumi_dcs_migration.settings import resolve
+from pulumi_dcs_migration.simulator import RunningSimulator
+
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl CLI."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_sim(simulator_factory, tls_files: tuple[Path, Path]) -> RunningSimulator:  # type: ignore[no-untyped-def]
+    cert, key = tls_files
+    return simulator_factory(tls_certfile=str(cert), tls_keyfile=str(key))
+
+
+def env_for(sim: RunningSimulator, **extra: str) -> dict[str, str]:
+    cfg = sim.config
+    return {
+        "HW_ACCESS_KEY": cfg.access_key,
+        "HW_SECRET_KEY": cfg.secret_key,
+        "HW_PROJECT_ID": cfg.project_id,
+        "HW_DCS_ENDPOINT": sim.url,
+        **extra,
+    }
+
+
+def test_verification_is_on_by_default(tls_sim: RunningSimulator) -> None:
+    assert tls_sim.url.startswith("https://")
+    settings = resolve(environ=env_for(tls_sim))
+    assert settings.verify is True
+    with pytest.raises(DcsTransportError, match="could not reach"):
+        DcsClient.from_settings(settings, retry=NO_RETRY).list_tasks()
+
+
+def test_custom_ca_bundle(tls_sim: RunningSimulator, tls_files: tuple[Path, Path]) -> None:
+    settings = resolve(environ=env_for(tls_sim, HW_DCS_CA_BUNDLE=str(tls_files[0])))
+    assert settings.verify == str(tls_files[0])
+    with DcsClient.from_settings(settings) as client:
+        assert client.list_tasks().count == 0
+    with pytest.raises(ConfigurationError, match="CA bundle"):
+        resolve(environ=env_for(tls_sim, HW_DCS_CA_BUNDLE="/nonexistent/ca.pem"))
+
+
+def test_turning_verification_off_is_explicit_and_loud(
+    tls_sim: RunningSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = resolve(environ=env_for(tls_sim, HW_DCS_INSECURE_SKIP_VERIFY="true"))
+    assert settings.verify is False
+    with caplog.at_level(logging.WARNING), DcsClient.from_settings(settings) as client:
+        assert client.list_tasks().count == 0
+    assert "TLS certificate verification is OFF" in caplog.text
+
+
+class SkewedAuth(AkSkAuth):
+    """Signs as a machine whose clock is ``offset`` off would."""
+
+    def __init__(self, *args: object, offset: dt.timedelta, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.offset = offset
+
+    def sign(self, request: httpx.Request) -> None:
+        request.headers["X-Sdk-Date"] = (dt.datetime.now(dt.UTC) + self.offset).strftime(
+            "%Y%m%dT%H%M%SZ"
+        )
+        super().sign(request)
+
+
+@pytest.mark.parametrize(("minutes", "direction"), [(-20, "behind"), (17, "ahead of")])
+def test_clock_skew_is_reported(simulator: RunningSimulator, minutes: int, direction: str) -> None:
+    cfg = simulator.config
+    auth = SkewedAuth(cfg.access_key, cfg.secret_key, offset=dt.timedelta(minutes=minutes))
+    client = DcsClient(simulator.url, cfg.project_id, auth, retry=NO_RETRY)
+    with pytest.raises(AuthenticationError) as info:
+        client.list_tasks()
+    assert (
+        info.value.clock_skew is not None
+        and abs(abs(info.value.clock_skew) - abs(minutes) * 60) < 90
+    )
+    assert f"minutes {direction} the API's" in str(info.value) and "NTP" in str(info.value)
+
+
+def test_no_skew_note_when_keys_are_simply_wrong(simulator: RunningSimulator) -> None:
+    cfg = simulator.config
+    client = DcsClient(
+        simulator.url, cfg.project_id, AkSkAuth(cfg.access_key, "wrong"), retry=NO_RETRY
+    )
+    with pytest.raises(AuthenticationError) as info:
+        client.list_tasks()
+    assert "NTP" not in str(info.value) and "check the access key" in str(info.value)
