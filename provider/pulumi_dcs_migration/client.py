@@ -13,6 +13,7 @@ import email.utils
 import json
 import logging
 import ssl
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 import stamina
+import stamina.instrumentation
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
@@ -76,6 +78,20 @@ class RetryPolicy:
     wait_max: float = 15.0
     wait_jitter: float = 1.0
     max_retry_after: float = 60.0  # a larger Retry-After is capped
+
+
+def describe_retry(details: stamina.instrumentation.RetryDetails) -> str:
+    """A readable line about one scheduled retry (stamina's default log record says nothing)."""
+    cause = details.caused_by
+    reason = f"HTTP {cause.status_code}" if isinstance(cause, DcsApiError) else type(cause).__name__
+    return f"retrying a DCS call in {details.wait_for:.1f}s (attempt {details.retry_num + 1}) after {reason}"
+
+
+def print_retries_to_stderr() -> None:
+    """Make every retry of this process one readable stderr line (front ends call this)."""
+    stamina.instrumentation.set_on_retry_hooks(
+        [lambda details: print(describe_retry(details), file=sys.stderr, flush=True)]
+    )
 
 
 def retry_backoff(policy: RetryPolicy, *, idempotent: bool) -> Any:

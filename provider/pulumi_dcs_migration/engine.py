@@ -148,7 +148,10 @@ def _advice(failed: Sequence[TaskOutcome]) -> str:
     kinds = {o.outcome for o in failed}
     advice = []
     if Outcome.TIMED_OUT in kinds:
-        advice.append("raise timeout_seconds or run again: a rerun continues where this stopped")
+        advice.append(
+            "raise the timeout (timeout_seconds / --timeout) or run again: a rerun continues "
+            "where this one stopped"
+        )
     if Outcome.NOT_FOUND in kinds:
         advice.append("remove ids that do not exist in this project, or check the project id")
     if Outcome.STOP_REJECTED in kinds:

@@ -36,7 +36,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .client import DcsClient
+from .client import DcsClient, print_retries_to_stderr
 from .engine import (
     Outcome,
     ProgressEvent,
@@ -91,6 +91,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         # Runs in the provider process after unpickling; this object is never pickled again, so
         # keeping the stack's config (secrets included) here never reaches the state.
+        print_retries_to_stderr()
         self._stack_config = {
             key: req.config.get(f"{CONFIG_NAMESPACE}:{key}")
             for key in (
@@ -337,7 +338,7 @@ def _check_task_ids(task_ids: Any) -> list[CheckFailure]:
             failures.append(
                 CheckFailure(
                     "task_ids",
-                    f"task_ids[{index}] = {str(tid)[:80]!r} is not a valid task id "
+                    f"task_ids[{index}] = {_shorten(tid)} is not a valid task id "
                     "(a UUID or 32 hex digits: letters, digits and '-')",
                 )
             )
@@ -347,8 +348,15 @@ def _check_task_ids(task_ids: Any) -> list[CheckFailure]:
                     "task_ids", f"task_ids[{index}] = {tid!r} is listed twice; remove the duplicate"
                 )
             )
-        seen.add(tid)
+        else:
+            seen.add(tid)
     return failures
+
+
+def _shorten(value: Any) -> str:
+    """A value as it appears in a message: repr'd, and cut so a huge one stays readable."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _check_location(inputs: Mapping[str, Any]) -> list[CheckFailure]:

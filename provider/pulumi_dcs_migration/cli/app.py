@@ -1,0 +1,434 @@
+"""The ``dcs-migration`` click commands, their options, and the exit codes scripts rely on.
+
+Errors become one message on stderr and an exit code (:class:`ExitCode`), never a traceback;
+messages come from the typed errors of :mod:`pulumi_dcs_migration.errors`, which already carry
+a hint and never a credential. Set ``DCS_MIGRATION_TRACEBACK=1`` to see the traceback of an
+unexpected error.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from ..client import DcsClient, print_retries_to_stderr
+from ..engine import Outcome, StopEngine, StopOptions, StopReport, TaskOutcome, describe, unique_ids
+from ..errors import (
+    ConfigurationError,
+    DcsApiError,
+    DcsError,
+    DcsProtocolError,
+    DcsTransportError,
+    InvalidTaskIdError,
+)
+from ..models import MigrationTaskSummary
+from ..settings import resolve
+from . import output
+from .progress import progress_reporter
+
+BATCH_SIZE = 50
+"""Ids per batch-restart / delete call (the API caps batch calls at 50)."""
+
+
+class ExitCode(enum.IntEnum):
+    """Exit codes of ``dcs-migration`` (also listed in ``dcs-migration --help``)."""
+
+    OK = 0  # success: every task stopped / restarted / deleted
+    UNEXPECTED = 1  # a bug or an unforeseen failure
+    USAGE = 2  # bad input: usage, invalid task id, missing or invalid settings
+    API = 3  # the API refused (incl. 401/403) or could not be reached, or answered garbage
+    INCOMPLETE = 4  # not every task reached the goal (not stopped, not restarted)
+    INTERRUPTED = 130  # Ctrl-C
+
+
+EPILOG = """\b
+Exit codes:
+  0  success (every task stopped, restarted or deleted)
+  1  unexpected error
+  2  bad input or usage: invalid task id, missing --yes, missing or invalid settings
+  3  API or transport error (HTTP 4xx/5xx incl. 401 and 403, unreachable, bad answer)
+  4  not every task reached the goal (stop: timed out, rejected, not found)
+  130 interrupted
+
+\b
+Settings (option, else environment):
+  --endpoint    HW_DCS_ENDPOINT
+  --region      HW_REGION_NAME, HUAWEICLOUD_SDK_REGION
+  --project-id  HW_PROJECT_ID, HUAWEICLOUD_SDK_PROJECT_ID
+Credentials come from the environment only (never options):
+  HW_ACCESS_KEY + HW_SECRET_KEY [+ HW_SECURITY_TOKEN], or HW_AUTH_TOKEN,
+  or HUAWEICLOUD_SDK_AK + HUAWEICLOUD_SDK_SK [+ HUAWEICLOUD_SDK_SECURITY_TOKEN].
+"""
+
+
+class CliError(click.ClickException):
+    """An error shown as one message on stderr; each subclass has its own exit code."""
+
+    exit_code = int(ExitCode.UNEXPECTED)
+
+
+class BadInputError(CliError):
+    """Bad input that is not a usage error (an invalid id, missing settings): exit 2."""
+
+    exit_code = int(ExitCode.USAGE)
+
+
+class ApiFailure(CliError):
+    """The API refused, could not be reached, or answered garbage: exit 3."""
+
+    exit_code = int(ExitCode.API)
+
+
+class IncompleteError(CliError):
+    """Not every task reached the goal: exit 4."""
+
+    exit_code = int(ExitCode.INCOMPLETE)
+
+
+class Interrupted(CliError):
+    """Ctrl-C: exit 130."""
+
+    exit_code = int(ExitCode.INTERRUPTED)
+
+
+_ERRORS: dict[ExitCode, type[CliError]] = {
+    ExitCode.UNEXPECTED: CliError,
+    ExitCode.USAGE: BadInputError,
+    ExitCode.API: ApiFailure,
+    ExitCode.INCOMPLETE: IncompleteError,
+    ExitCode.INTERRUPTED: Interrupted,
+}
+
+
+def cli_error(message: str, code: ExitCode) -> CliError:
+    """A :class:`CliError` that exits with ``code``."""
+    return _ERRORS[code](message)
+
+
+def error_exit_code(exc: BaseException) -> ExitCode:
+    """The exit code for an exception raised by a command."""
+    if isinstance(exc, InvalidTaskIdError | ConfigurationError):
+        return ExitCode.USAGE
+    if isinstance(exc, DcsApiError | DcsTransportError | DcsProtocolError | DcsError):
+        # DcsError covers the rest of the package's errors: all are about the API.
+        return ExitCode.API
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    return ExitCode.UNEXPECTED
+
+
+class DcsGroup(click.Group):
+    """A click group that turns the package's errors into messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; map errors (see :class:`ExitCode`)."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            code = error_exit_code(exc)
+            if code is ExitCode.UNEXPECTED and os.environ.get("DCS_MIGRATION_TRACEBACK"):
+                raise
+            raise cli_error(_message(exc, code), code) from None
+
+
+def _message(exc: BaseException, code: ExitCode) -> str:
+    if code is ExitCode.INTERRUPTED:
+        return "interrupted"
+    if code is ExitCode.UNEXPECTED:
+        return f"unexpected error ({type(exc).__name__}): {exc}"
+    return str(exc)
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The group's options, handed to every subcommand."""
+
+    endpoint: str | None = None
+    region: str | None = None
+    project_id: str | None = None
+    ca_bundle: str | None = None
+    insecure: bool = False
+
+    def client(self) -> DcsClient:
+        """A client from these options and the environment (credentials: environment only)."""
+        settings = resolve(region=self.region, endpoint=self.endpoint, project_id=self.project_id)
+        if self.insecure:
+            click.secho(
+                "WARNING: --insecure: TLS certificates are NOT verified. Anyone on the network "
+                "path can read these requests and forge the answers. Use --ca-bundle instead.",
+                err=True,
+                fg="red",
+                bold=True,
+            )
+        verify: bool | str = False if self.insecure else self.ca_bundle or True
+        return DcsClient.from_settings(settings, verify=verify)
+
+
+pass_options = click.make_pass_decorator(GlobalOptions)
+
+
+@click.group(cls=DcsGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--endpoint", metavar="URL", help="API base URL (default: from --region).")
+@click.option("--region", metavar="REGION", help="Region id, e.g. cn-north-4.")
+@click.option("--project-id", metavar="ID", help="IAM project id (32 hex digits).")
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False, readable=True),
+    help="PEM file of CA certificates to verify the API's TLS certificate with.",
+)
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (dangerous).")
+@click.version_option(package_name="pulumi-dcs-migration", prog_name="dcs-migration")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    endpoint: str | None,
+    region: str | None,
+    project_id: str | None,
+    ca_bundle: str | None,
+    insecure: bool,
+) -> None:
+    """List, inspect, stop, restart and delete Huawei Cloud DCS data-migration tasks.
+
+    Tables go to stdout (or JSON with --json); progress, warnings and errors go to stderr.
+    """
+    if ca_bundle and insecure:
+        raise click.UsageError("--ca-bundle and --insecure contradict each other; pick one")
+    ctx.obj = GlobalOptions(endpoint, region, project_id, ca_bundle, insecure)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+ids_argument = click.argument("task_ids", metavar="ID...", nargs=-1)
+
+
+def read_ids(args: Iterable[str], stdin: Iterable[str] | None = None) -> list[str]:
+    """Validated, de-duplicated ids from arguments; ``-`` reads more from stdin, one per line.
+
+    Blank lines and ``#`` comments are skipped and surrounding double quotes dropped (so the
+    output of ``jq`` without ``-r`` works too). Raises :class:`InvalidTaskIdError` naming the
+    first bad id, or :class:`click.UsageError` when there is no id at all.
+    """
+    raw: list[str] = []
+    for arg in args:
+        if arg == "-":
+            raw += _stdin_ids(stdin if stdin is not None else sys.stdin)
+        else:
+            raw.append(arg)
+    ids = unique_ids(raw)
+    if not ids:
+        raise click.UsageError("no task ids given: pass ids, or - to read them from stdin")
+    return ids
+
+
+def _stdin_ids(lines: Iterable[str]) -> list[str]:
+    ids = []
+    for line in lines:
+        text = line.split("#", 1)[0].strip()
+        if text:
+            ids.append(text[1:-1] if len(text) > 1 and text[0] == text[-1] == '"' else text)
+    return ids
+
+
+# --- list / show ------------------------------------------------------------------------------
+
+
+def status_filter(values: Iterable[str]) -> frozenset[str]:
+    """Upper-cased statuses from repeated or comma-separated ``--status`` values.
+
+    ``INCRMIGRATING`` (the docs' spelling) also matches ``INCRMIGEATING`` (the API's).
+    """
+    wanted = {s.strip().upper() for v in values for s in v.split(",") if s.strip()}
+    if wanted & {"INCRMIGRATING", "INCRMIGEATING"}:
+        wanted |= {"INCRMIGRATING", "INCRMIGEATING"}
+    return frozenset(wanted)
+
+
+def matches(task: MigrationTaskSummary, wanted: frozenset[str]) -> bool:
+    """True when no filter is set or the task's status is one of ``wanted``."""
+    return not wanted or (task.status or "").strip().upper() in wanted
+
+
+@cli.command("list")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    metavar="STATUS",
+    help="Only tasks in this status (case-insensitive; repeat or comma-separate).",
+)
+@click.option("--name", metavar="NAME", help="Only tasks matching this name (API filter).")
+@json_option
+@pass_options
+def list_command(
+    opts: GlobalOptions, statuses: tuple[str, ...], name: str | None, as_json: bool
+) -> None:
+    """List every migration task of the project (all pages)."""
+    wanted = status_filter(statuses)
+    with opts.client() as client:
+        tasks = [t for t in client.iter_tasks(name=name) if matches(t, wanted)]
+    output.print_tasks(tasks, as_json)
+
+
+@cli.command("show")
+@click.argument("task_id", metavar="ID")
+@json_option
+@pass_options
+def show_command(opts: GlobalOptions, task_id: str, as_json: bool) -> None:
+    """Show one task's details (passwords are masked)."""
+    [checked] = unique_ids([task_id])
+    with opts.client() as client:
+        task = client.get_task(checked)
+    output.print_task(task, as_json)
+
+
+# --- stop -------------------------------------------------------------------------------------
+
+
+@cli.command("stop")
+@ids_argument
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until every task reads TERMINATED, or only send the stop requests.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1800.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up waiting after this long (tasks still stopping: exit 4).",
+)
+@click.option(
+    "--strict-finished",
+    is_flag=True,
+    help="Count tasks that ended on their own (SUCCESS, FAILED...) as not stopped.",
+)
+@json_option
+@pass_options
+def stop_command(
+    opts: GlobalOptions,
+    task_ids: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+    strict_finished: bool,
+    as_json: bool,
+) -> None:
+    """Stop tasks and wait until they read TERMINATED. ID '-' reads ids from stdin.
+
+    Runs the same stop-and-wait engine as the Pulumi resource: batch stops in chunks of 50,
+    re-sends to tasks that run again, polls less often the longer it waits. Progress is shown
+    live on a terminal, as plain lines on stderr otherwise.
+    """
+    ids = read_ids(task_ids)
+    options = StopOptions(timeout=timeout, wait=wait, strict_finished=strict_finished)
+    with opts.client() as client, progress_reporter(len(ids)) as on_progress:
+        report = StopEngine(client, options, on_progress=on_progress).run(ids)
+    output.print_outcomes(report.outcomes, as_json)
+    failed = stop_failures(report, wait=wait, strict_finished=strict_finished)
+    if failed:
+        raise IncompleteError(incomplete_message(failed, len(ids)))
+
+
+def stop_failures(report: StopReport, *, wait: bool, strict_finished: bool) -> list[TaskOutcome]:
+    """Tasks that count as not stopped; without waiting, an accepted stop is a success."""
+    failed = report.failures(strict_finished=strict_finished)
+    if not wait:
+        failed = [o for o in failed if o.outcome is not Outcome.STOP_REQUESTED]
+    return failed
+
+
+_ADVICE: dict[Outcome, str] = {
+    Outcome.TIMED_OUT: "raise --timeout or run the same command again (it continues)",
+    Outcome.NOT_FOUND: "check the ids (dcs-migration list) and the project id",
+    Outcome.STOP_REJECTED: "check the task in the DCS console; the API refused to stop it",
+    Outcome.FINISHED: "the task ended on its own; drop --strict-finished or the id",
+}
+
+
+def incomplete_message(failed: Sequence[TaskOutcome], total: int) -> str:
+    """The exit-4 message: each task not stopped, with its status, then what to do."""
+    lines = [f"{len(failed)} of {total} task(s) are not stopped:"]
+    lines += [f"  - {describe(o)}" for o in failed]
+    advice = [_ADVICE[k] for k in _ADVICE if any(o.outcome is k for o in failed)]
+    if advice:
+        lines.append("To fix: " + "; ".join(advice) + ".")
+    return "\n".join(lines)
+
+
+# --- restart / delete -------------------------------------------------------------------------
+
+
+def chunks(ids: Sequence[str], size: int = BATCH_SIZE) -> list[list[str]]:
+    """``ids`` in consecutive slices of at most ``size``."""
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+@cli.command("restart")
+@ids_argument
+@json_option
+@pass_options
+def restart_command(opts: GlobalOptions, task_ids: tuple[str, ...], as_json: bool) -> None:
+    """Restart stopped online migration tasks (batches of 50). ID '-' reads stdin."""
+    ids = read_ids(task_ids)
+    rows = []
+    with opts.client() as client:
+        for chunk in chunks(ids):
+            answered = {item.task_id: item for item in client.batch_restart(chunk)}
+            rows += [output.batch_json(tid, answered.get(tid)) for tid in chunk]
+    output.print_rows("restart", rows, as_json)
+    failed = [r for r in rows if r["result"] != "success"]
+    if failed:
+        names = ", ".join(f"{r['task_id']} ({r['error_code']}: {r['error_msg']})" for r in failed)
+        raise IncompleteError(f"{len(failed)} of {len(ids)} task(s) were not restarted: {names}")
+
+
+@cli.command("delete")
+@ids_argument
+@click.option("--yes", is_flag=True, help="Really delete the task records (required).")
+@json_option
+@pass_options
+def delete_command(
+    opts: GlobalOptions, task_ids: tuple[str, ...], yes: bool, as_json: bool
+) -> None:
+    """Delete task records (batches of 50; stop running tasks first). Needs --yes."""
+    ids = read_ids(task_ids)
+    if not yes:
+        raise click.UsageError(f"refusing to delete {len(ids)} task record(s) without --yes")
+    deleted: list[str] = []
+    with opts.client() as client:
+        try:
+            for chunk in chunks(ids):
+                deleted += client.delete_tasks(chunk) or chunk
+        except DcsError as exc:
+            _report_partial_delete(deleted, as_json)
+            raise ApiFailure(_partial_message(exc, deleted)) from None
+    output.print_rows("delete", [{"task_id": t, "result": "deleted"} for t in deleted], as_json)
+
+
+def _report_partial_delete(deleted: list[str], as_json: bool) -> None:
+    if deleted:
+        rows = [{"task_id": t, "result": "deleted"} for t in deleted]
+        output.print_rows("delete", rows, as_json)
+
+
+def _partial_message(exc: DcsError, deleted: list[str]) -> str:
+    done = f" ({len(deleted)} record(s) were deleted before this, listed on stdout)"
+    return str(exc) + (done if deleted else "")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``dcs-migration`` console script (exits with an :class:`ExitCode`).
+
+    Makes every retry a readable stderr line for this process (not at import).
+    """
+    print_retries_to_stderr()
+    cli.main(args=list(argv) if argv is not None else None, prog_name="dcs-migration")

@@ -1,0 +1,183 @@
+"""What the command line prints: rich tables for people, JSON for scripts, never a password.
+
+Every value that reaches a table or JSON goes through :func:`mask_secrets` (the details call
+echoes Redis passwords). Table cells are :class:`rich.text.Text`, so a task name such as
+``[red]x`` is shown as typed, never interpreted as markup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..engine import TaskOutcome
+from ..models import BatchItemResult, MigrationTask, MigrationTaskSummary
+
+MASK = "********"
+"""What a secret value is replaced with."""
+
+_SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|credential", re.IGNORECASE)
+PIPE_WIDTH = 200
+"""Table width when stdout is not a terminal (and ``COLUMNS`` is unset): ids are never cut."""
+
+
+def mask_secrets(value: Any) -> Any:
+    """A copy of ``value`` (JSON-like) where every non-empty secret-looking field is masked."""
+    if isinstance(value, Mapping):
+        return {
+            key: MASK if _is_secret(str(key), item) else mask_secrets(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_secrets(item) for item in value]
+    return value
+
+
+def _is_secret(key: str, value: Any) -> bool:
+    return _SECRET_KEY.search(key) is not None and value not in (None, "")
+
+
+def stdout_console() -> Console:
+    """The console for results: wide when piped, so long ids stay whole."""
+    console = Console(soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(soft_wrap=False, width=PIPE_WIDTH)
+    return console
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` (masked) as indented JSON on stdout."""
+    click.echo(json.dumps(mask_secrets(data), indent=2, ensure_ascii=False))
+
+
+def _cell(value: Any) -> Text:
+    return Text("" if value is None else str(value))
+
+
+def _table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for n, column in enumerate(columns):
+        table.add_column(column, no_wrap=n == 0)
+    count = 0
+    for row in rows:
+        table.add_row(*(_cell(v) for v in row))
+        count += 1
+    table.caption = f"{count} task(s)"
+    table.caption_justify = "left"
+    return table
+
+
+# --- list ---------------------------------------------------------------------------------
+
+
+def summary_json(task: MigrationTaskSummary) -> dict[str, Any]:
+    """One list item as JSON (every field the API sent, passwords masked)."""
+    data: dict[str, Any] = mask_secrets(task.model_dump(mode="json"))
+    return data
+
+
+def print_tasks(tasks: Sequence[MigrationTaskSummary], as_json: bool) -> None:
+    """The ``list`` result: a table (id, name, status, type, created) or a JSON array."""
+    if as_json:
+        echo_json([summary_json(t) for t in tasks])
+        return
+    rows = ((t.task_id, t.task_name, t.status, t.migration_type, t.created_at) for t in tasks)
+    stdout_console().print(_table(None, ("id", "name", "status", "type", "created"), rows))
+
+
+# --- show ---------------------------------------------------------------------------------
+
+
+def task_json(task: MigrationTask) -> dict[str, Any]:
+    """The details of one task as JSON, passwords masked."""
+    data: dict[str, Any] = mask_secrets(task.model_dump(mode="json"))
+    return data
+
+
+def flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """``(dotted.key, value)`` pairs of nested JSON, skipping nulls, for a two-column table."""
+    if isinstance(data, Mapping):
+        pairs: list[tuple[str, str]] = []
+        for key, value in data.items():
+            pairs += flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return pairs
+    if isinstance(data, list):
+        if all(not isinstance(v, Mapping | list) for v in data):
+            return [(prefix, ", ".join(str(v) for v in data))] if data else []
+        return [pair for n, item in enumerate(data) for pair in flatten(item, f"{prefix}[{n}]")]
+    return [] if data is None else [(prefix, str(data))]
+
+
+def print_task(task: MigrationTask, as_json: bool) -> None:
+    """The ``show`` result: a field/value table or a JSON object."""
+    data = task_json(task)
+    if as_json:
+        echo_json(data)
+        return
+    table = Table(title=f"migration task {task.task_id}", title_justify="left")
+    table.add_column("field", no_wrap=True)
+    table.add_column("value")
+    for key, value in flatten(data):
+        table.add_row(Text(key), Text(value))
+    stdout_console().print(table)
+
+
+# --- stop / restart / delete ------------------------------------------------------------------
+
+
+def outcome_json(outcome: TaskOutcome) -> dict[str, Any]:
+    """One stop result: ``task_id, name, status, outcome, observed_at, detail``."""
+    return {
+        "task_id": outcome.task_id,
+        "name": outcome.name,
+        "status": outcome.status,
+        "outcome": outcome.outcome.value,
+        "observed_at": outcome.observed_at,
+        "detail": outcome.detail,
+    }
+
+
+def print_outcomes(outcomes: Sequence[TaskOutcome], as_json: bool) -> None:
+    """The ``stop`` result: one row per task, in the order given."""
+    rows = [outcome_json(o) for o in outcomes]
+    if as_json:
+        echo_json(rows)
+        return
+    columns = ("task_id", "name", "status", "outcome", "observed_at", "detail")
+    table = _table("stop", columns, ([r[c] for c in columns] for r in rows))
+    stdout_console().print(table)
+
+
+def batch_json(task_id: str, item: BatchItemResult | None) -> dict[str, Any]:
+    """One restart result; an id missing from the API's answer counts as failed."""
+    if item is None:
+        return {
+            "task_id": task_id,
+            "result": "failed",
+            "error_code": None,
+            "error_msg": "missing from the answer",
+        }
+    return {
+        "task_id": task_id,
+        "result": "success" if item.succeeded else item.result or "failed",
+        "error_code": item.error_code,
+        "error_msg": item.error_msg,
+    }
+
+
+def print_rows(title: str, rows: Sequence[Mapping[str, Any]], as_json: bool) -> None:
+    """A list of flat result dicts (restart, delete) as a table or JSON."""
+    if as_json:
+        echo_json(list(rows))
+        return
+    columns = list(rows[0]) if rows else ["task_id", "result"]
+    table = _table(title, columns, ([r.get(c) for c in columns] for r in rows))
+    stdout_console().print(table)
