@@ -314,7 +314,7 @@ def markdown(
     lines += [f"| {name} | {value} |" for name, value in components.items()]
     lines += [
         "",
-        f"{verdict['cores']} cores; one stack takes {verdict['single_stack_wall']} s of which the API "
+        f"{verdict['cores']} cores (load average before/after: {verdict['loadavg']}); one stack takes {verdict['single_stack_wall']} s of which the API "
         f"wait is {int(100 * verdict['api_share_of_single_stack'])} %; each stack costs "
         f"{verdict['cpu_seconds_per_stack']} CPU s, so this machine tops out near "
         f"{verdict['cpu_bound_max_stacks_per_minute']} stacks/min whatever --parallel is.",
@@ -327,6 +327,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only 1 and 4 stacks")
     args = parser.parse_args()
     scenarios_to_run = [s for s in SCENARIOS if s[0] < 16] if args.quick else SCENARIOS
+    load_before = os.getloadavg()  # others' work on the machine skews the numbers: record it
     components = measure_components()
     print(json.dumps(components), file=sys.stderr, flush=True)
     scenarios = []
@@ -338,11 +339,14 @@ def main() -> None:
             scenarios.append(run_scenario(16, 4, url))
         print(json.dumps(scenarios[-1]), file=sys.stderr, flush=True)
     verdict = analysis(components, scenarios)
+    verdict["loadavg"] = f"{load_before[0]:.1f} / {os.getloadavg()[0]:.1f}"
     results = {
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         },
         "settings": {"tasks_per_stack": TASKS_PER_STACK, "stop_delay": STOP_DELAY},
         "components": components,

@@ -150,10 +150,12 @@ class DcsClient:
         verify: bool | str = True,
         secrets: Sequence[str] = (),
         max_connections: int = 16,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.endpoint = validate_endpoint(endpoint)
         self.project_id = validate_project_id(project_id)
         self.retry = retry or RetryPolicy()
+        self.max_response_bytes = max_response_bytes
         if verify is False:
             _log.warning(INSECURE_WARNING, self.endpoint)
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
@@ -362,9 +364,9 @@ class DcsClient:
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
+            if size > self.max_response_bytes:
                 raise DcsProtocolError(
-                    operation, f"the answer is larger than {MAX_RESPONSE_BYTES} bytes"
+                    operation, f"the answer is larger than {self.max_response_bytes} bytes"
                 )
             chunks.append(chunk)
         return b"".join(chunks)
