@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import stamina
 
@@ -179,3 +181,55 @@ def test_batch_limit_reading_is_respected_by_chunking(simulator: RunningSimulato
         with pytest.raises(DcsApiError) as info:
             client.batch_stop(ids[:51])
     assert info.value.error_code == "DCS.4100"
+
+
+def test_create_online_task_both_steps_and_create_task(simulator: RunningSimulator) -> None:
+    from pulumi_dcs_migration.models import (
+        BackupFile,
+        BackupFiles,
+        ConfigInstance,
+        ConfigureOnlineTaskBody,
+        CreateOnlineTaskBody,
+        CreateTaskBody,
+    )
+
+    with client_for(simulator) as client:
+        task_id = client.create_online_task(
+            CreateOnlineTaskBody(
+                name="cutover-orders",
+                vpc_id="vpc-1",
+                subnet_id="subnet-1",
+                security_group_id="sg-1",
+            )
+        )
+        assert client.get_task(task_id).status in ("CREATING", "RUNNING")
+        deadline = time.monotonic() + 10
+        while client.get_task(task_id).status != "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        configured = client.configure_online_task(
+            task_id,
+            ConfigureOnlineTaskBody(
+                migration_method="incremental_migration",
+                resume_mode="auto",
+                source_instance=ConfigInstance(addrs="10.0.0.1:6379", password="src-pass"),
+                target_instance=ConfigInstance(id="dcs-target-1", password="dst-pass"),
+            ),
+        )
+        assert configured.id == task_id and client.get_task(task_id).status == "INCRMIGEATING"
+        created = client.create_task(
+            CreateTaskBody(
+                task_name="import-1",
+                migration_type="backupfile_import",
+                migration_method="full_amount_migration",
+                backup_files=BackupFiles(
+                    file_source="self_build_obs",
+                    bucket_name="bkt",
+                    files=[BackupFile(file_name="dump.rdb", size="1024")],
+                ),
+                target_instance=ConfigInstance(id="dcs-target-1"),
+            )
+        )
+        assert created.id and client.get_task(created.id).status == "MIGRATING"
+    assert simulator.admin.counters()["create_online"] == 1
+    assert simulator.admin.counters()["configure_online"] == 1

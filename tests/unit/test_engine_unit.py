@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -33,8 +35,11 @@ class FakeDcs:
     calls: dict[str, int] = field(default_factory=dict)
     reject_whole_batch_with: set[str] = field(default_factory=set)
 
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the engine calls from threads
+
     def _tick(self, op: str) -> None:
-        self.calls[op] = self.calls.get(op, 0) + 1
+        with self.lock:
+            self.calls[op] = self.calls.get(op, 0) + 1
         for t in self.tasks.values():
             if t.status == "TERMINATING" and t.stop_at is not None and self.clock[0] >= t.stop_at:
                 t.status = "TERMINATED"
@@ -99,7 +104,9 @@ def engine(fake: FakeDcs, **opts: object) -> StopEngine:
     def sleep(s: float) -> None:
         clock[0] += s
 
-    return StopEngine(fake, StopOptions(**opts), clock=lambda: clock[0], sleep=sleep)  # type: ignore[arg-type]
+    return StopEngine(
+        fake, StopOptions(**opts), clock=lambda: clock[0], sleep=sleep, rng=random.Random(7)
+    )  # type: ignore[arg-type]
 
 
 def test_stops_and_waits_with_outcomes() -> None:
@@ -136,7 +143,8 @@ def test_overhead_past_last_termination_is_small() -> None:
     last = 2.0 + 99 * 0.01
     assert report.elapsed - last <= 0.1 * last + 0.05  # polls at ~8 % of the time waited
     assert fake.calls["batch_stop"] == 2  # 100 ids in chunks of 50
-    assert "show" not in fake.calls  # 100 tasks: one list page per look beats 100 details
+    # 100 tasks in one page: a look lists, except when a single task is left (1 detail = 1 page)
+    assert fake.calls["list"] >= 10 and fake.calls.get("show", 0) <= 1
 
 
 def test_timeout_lists_every_unfinished_task() -> None:
@@ -247,3 +255,21 @@ def test_invalid_option_values() -> None:
         StopOptions(timeout=0)
     with pytest.raises(ValueError):
         StopOptions(chunk_size=0)
+
+
+def test_never_a_silent_minute() -> None:
+    """While nothing changes, a progress event still comes at least every progress_interval."""
+    fake = FakeDcs([0.0], {tid(1): FakeTask("INCRMIGEATING", delay=120.0)})
+    clock = fake.clock
+    stamps: list[float] = []
+    eng = StopEngine(
+        fake,
+        StopOptions(progress_interval=5.0),
+        clock=lambda: clock[0],  # type: ignore[arg-type]
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+        on_progress=lambda e: stamps.append(clock[0]),
+    )
+    eng.run([tid(1)])
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert stamps[-1] >= 120.0 and max(gaps) <= 5.0 + 10.0  # at most one poll interval late
+    assert sum(1 for g in gaps if g > 0) >= 120 / 15
