@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup test unit lint demo bench clean
+.PHONY: setup services test unit lint demo bench bench-fleet soak clean
 
 setup: $(STAMP) $(VENV)/bin/pulumi
 
@@ -19,7 +19,12 @@ $(STAMP): pyproject.toml
 $(VENV)/bin/pulumi: $(STAMP) scripts/bootstrap-pulumi.sh
 	scripts/bootstrap-pulumi.sh $(VENV)
 
-test: setup
+# Services the tests start themselves, installed here when missing (a fresh machine has none):
+# PostgreSQL from Debian's packages, for the shared-state tests (tests/team).
+services:
+	scripts/postgres.sh ensure >/dev/null
+
+test: setup services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)
@@ -34,6 +39,12 @@ demo: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+bench-fleet: setup services
+	$(PY) bench/fleet.py
+
+soak: setup
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache

@@ -73,7 +73,7 @@ class StopOptions:
     poll_ratio: float = 0.08  # interval as a fraction of the time waited so far, when idle
     poll_ratio_active: float = 0.03  # ... while the last look saw tasks finish
     poll_jitter: float = 0.1  # +/- fraction of randomness in each interval
-    resend_after: float = 15.0  # a task still running this long after its stop gets it again
+    resend_after: float = 5.0  # a task still running this long after its stop gets it again
     max_stop_attempts: int = 3  # stop requests per task before it counts as rejected
     progress_interval: float = 5.0  # a progress event at least this often while waiting
     strict_finished: bool = False  # a task that finished without a stop is a failure
@@ -201,6 +201,27 @@ class _Task:
         return phase_of(self.status)
 
 
+@dataclass
+class _Reporter:
+    """Passes progress events on when something changed, or when the last one is getting old."""
+
+    callback: Callable[[ProgressEvent], None] | None
+    interval: float
+    last_at: float = -math.inf
+    last_key: object = None
+
+    def offer(self, event: ProgressEvent, now: float) -> None:
+        key = (event.stopped, event.pending)
+        if key != self.last_key or now - self.last_at >= self.interval:
+            if self.callback is not None:
+                self.callback(event)
+            self.last_key, self.last_at = key, now
+
+    def due_in(self, now: float) -> float:
+        """Seconds until a heartbeat is due (0 when due: the next offer then emits it)."""
+        return max(self.last_at + self.interval - now, 0.0)
+
+
 def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -290,24 +311,18 @@ class StopEngine:
         return looks
 
     def _wait(self, tasks: dict[str, _Task], started: float, deadline: float) -> None:
-        last_report = -math.inf
-        last_line: tuple[int, tuple[tuple[str, str | None], ...]] | None = None
+        reporter = _Reporter(self.on_progress, self.options.progress_interval)
         look_started, progressed = started, False
         while True:
             pending = [t for t in tasks.values() if t.outcome is None]
             now = self.clock()
-            event = self._progress(tasks, pending, now - started)
-            key = (event.stopped, event.pending)
-            if key != last_line or now - last_report >= self.options.progress_interval:
-                if self.on_progress is not None:
-                    self.on_progress(event)
-                last_line, last_report = key, now
+            reporter.offer(self._progress(tasks, pending, now - started), now)
             if not pending or now >= deadline:
                 return
             # The interval runs from the start of the last look, so a slow look (10 pages of a
             # 10,000-task project) eats into the wait instead of adding to it.
             wait = self._interval(now - started, progressed) - (now - look_started)
-            self.sleep(min(max(wait, 0.0), max(deadline - now, 0.0)))
+            self._sleep(min(max(wait, 0.0), deadline - now), reporter, tasks, pending, started)
             look_started = self.clock()
             self._observe(tasks, [t.task_id for t in pending])
             for task in pending:
@@ -316,6 +331,21 @@ class StopEngine:
             resend = [t.task_id for t in pending if t.outcome is None and self._needs_stop(t)]
             if resend and self.clock() < deadline:
                 self._send_stops(tasks, resend)
+
+    def _sleep(
+        self,
+        seconds: float,
+        reporter: _Reporter,
+        tasks: dict[str, _Task],
+        pending: list[_Task],
+        started: float,
+    ) -> None:
+        """Sleep, with a progress event at least every ``progress_interval``: never a silent minute."""
+        end = self.clock() + seconds
+        while (left := end - self.clock()) > 0:
+            self.sleep(min(left, reporter.due_in(self.clock())))
+            now = self.clock()
+            reporter.offer(self._progress(tasks, pending, now - started), now)
 
     def _interval(self, waited: float, progressed: bool) -> float:
         """Quick at first, then a fraction of the time waited (smaller while tasks finish)."""

@@ -1,0 +1,449 @@
+"""Stop migration tasks across many regions/projects: one Pulumi stack per fleet entry.
+
+A small Automation API program: every entry of a fleet file becomes its own stack
+(``fleet-<name>-<project[:8]>``) whose inline program declares one ``MigrationTasksStopped``.
+Stacks run in parallel (``--parallel N``), each one's output goes to its own log file (and, with
+``--verbose``, to stderr with a ``[stack]`` prefix), and one summary table ends the run; the
+exit code is 1 if any stack failed.
+
+    .venv/bin/python stacks/fleet.py fleet.yaml --parallel 4
+    .venv/bin/python stacks/fleet.py fleet.yaml --action preview
+
+Fleet file (YAML or JSON)::
+
+    stacks:
+      - name: beijing                        # optional; default: the region / endpoint host
+        region: cn-north-4                   # or endpoint: https://... (exactly one of the two)
+        project_id: 0123456789abcdef0123456789abcdef
+        task_ids: [b21989ec-2889-4b8e-99db-19c073425ec2]
+        timeout_seconds: 1800                # optional
+        access_key_env: PROD_AK              # optional: read this stack's AK/SK from these
+        secret_key_env: PROD_SK              #   variables instead of HW_ACCESS_KEY/HW_SECRET_KEY
+
+Environment: ``PULUMI_BACKEND_URL`` (default: a file backend in the repo's ignored ``.state/``),
+``PULUMI_CONFIG_PASSPHRASE`` (or ``..._FILE``) and the credentials. Credentials stay in the
+environment of the pulumi processes: they are never written to stack config or state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import pulumi
+import yaml  # type: ignore[import-untyped]
+from pulumi import automation as auto
+from rich.console import Console
+from rich.table import Table
+
+from pulumi_dcs_migration import MigrationTasksStopped, MigrationTasksStoppedArgs
+
+REPO = Path(__file__).resolve().parents[1]
+VENV = REPO / ".venv"
+PROJECT_NAME = "dcs-migration-fleet"
+DEFAULT_BACKEND_DIR = REPO / ".state" / "fleet-backend"
+ACTIONS = ("up", "preview", "refresh", "destroy")
+GENERIC_ERRORS = (
+    "Resource monitor has terminated",
+    "update failed",
+    "preview failed",
+    "destroy failed",
+    "refresh failed",
+)
+# Location settings the provider would otherwise take from the environment; blanked per stack so
+# the fleet file is the only source of region/endpoint/project (one stray HW_DCS_ENDPOINT in the
+# operator's shell must not send every region's stop to one endpoint).
+LOCATION_ENV = (
+    "HW_DCS_ENDPOINT",
+    "HW_REGION_NAME",
+    "HW_PROJECT_ID",
+    "HUAWEICLOUD_SDK_REGION",
+    "HUAWEICLOUD_SDK_PROJECT_ID",
+)
+
+
+class FleetError(Exception):
+    """The fleet file or the environment is unusable; nothing was run."""
+
+
+# --- the fleet file ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FleetEntry:
+    """One stack: where the tasks are and which ones to stop."""
+
+    name: str
+    project_id: str
+    task_ids: tuple[str, ...]
+    region: str | None = None
+    endpoint: str | None = None
+    timeout_seconds: float | None = None
+    access_key_env: str | None = None
+    secret_key_env: str | None = None
+
+    @property
+    def stack_name(self) -> str:
+        """``fleet-<name>-<project[:8]>``: unique per region and project, readable in listings."""
+        slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-") or "entry"
+        return f"fleet-{slug}-{self.project_id[:8]}"
+
+    @property
+    def location(self) -> str:
+        """The region, or the endpoint when one is given instead."""
+        return self.region or self.endpoint or "?"
+
+
+def load_fleet(path: Path) -> list[FleetEntry]:
+    """Parse a fleet file (YAML, hence JSON too): a list of entries or ``{stacks: [...]}``."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise FleetError(f"cannot read fleet file {path}: {exc}") from None
+    raw = data.get("stacks") if isinstance(data, dict) else data
+    if not isinstance(raw, list) or not raw:
+        raise FleetError(f"{path}: expected a non-empty list of stacks (or a 'stacks:' list)")
+    entries = [_entry(item, index) for index, item in enumerate(raw)]
+    names = [e.stack_name for e in entries]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise FleetError(f"{path}: two entries map to the same stack: {', '.join(duplicates)}")
+    return entries
+
+
+def _entry(item: Any, index: int) -> FleetEntry:
+    where = f"stacks[{index}]"
+    if not isinstance(item, dict):
+        raise FleetError(f"{where}: expected a mapping, not {type(item).__name__}")
+    known = {f for f in FleetEntry.__dataclass_fields__}
+    unknown = sorted(set(item) - known)
+    if unknown:
+        raise FleetError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    if bool(item.get("region")) == bool(item.get("endpoint")):
+        raise FleetError(f"{where}: give exactly one of region or endpoint")
+    task_ids = item.get("task_ids")
+    if not isinstance(task_ids, list) or not task_ids:
+        raise FleetError(f"{where}: task_ids must be a non-empty list")
+    if not isinstance(item.get("project_id"), str):
+        raise FleetError(f"{where}: project_id is required")
+    location = item.get("region") or re.sub(r"^\w+://", "", str(item["endpoint"]))
+    return FleetEntry(
+        **{**item, "name": str(item.get("name") or location), "task_ids": tuple(map(str, task_ids))}
+    )
+
+
+# --- one stack ----------------------------------------------------------------------------
+
+
+@dataclass
+class StackResult:
+    """How one stack's run ended (also the JSON summary's row)."""
+
+    stack: str
+    location: str
+    tasks: int
+    terminated: int | None
+    ok: bool
+    outcome: str
+    seconds: float
+    log: str
+
+
+@dataclass
+class FleetSettings:
+    """What every stack run shares."""
+
+    backend_url: str
+    action: str
+    log_dir: Path
+    command: auto.PulumiCommand
+    verbose: bool = False
+    print_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def make_program(entry: FleetEntry) -> Callable[[], None]:
+    """The inline Pulumi program of ``entry``'s stack (the same resource as stacks/__main__.py)."""
+
+    def program() -> None:
+        cutover = MigrationTasksStopped(
+            "cutover",
+            MigrationTasksStoppedArgs(
+                task_ids=list(entry.task_ids),
+                project_id=entry.project_id,
+                region=entry.region,
+                endpoint=entry.endpoint,
+                timeout_seconds=entry.timeout_seconds,
+            ),
+        )
+        pulumi.export("terminated_ids", cutover.terminated_ids)
+
+    return program
+
+
+def stack_env(entry: FleetEntry, backend_url: str) -> dict[str, str]:
+    """Environment of this stack's pulumi processes (the provider process inherits it)."""
+    env = {name: "" for name in LOCATION_ENV}
+    env["PULUMI_BACKEND_URL"] = backend_url
+    for wanted, target in (
+        (entry.access_key_env, "HW_ACCESS_KEY"),
+        (entry.secret_key_env, "HW_SECRET_KEY"),
+    ):
+        if wanted:
+            if wanted not in os.environ:
+                raise FleetError(f"{entry.stack_name}: ${wanted} is not set")
+            env[target] = os.environ[wanted]
+    return env
+
+
+def open_stack(entry: FleetEntry, settings: FleetSettings, work_dir: str) -> auto.Stack:
+    """Create or select ``entry``'s stack, with a private work dir for its settings files."""
+    project = auto.ProjectSettings(
+        name=PROJECT_NAME,
+        # The dynamic provider's shim runs $PULUMI_RUNTIME_VIRTUALENV/bin/python: our venv.
+        runtime=auto.ProjectRuntimeInfo(name="python", options={"virtualenv": str(VENV)}),
+    )
+    return auto.create_or_select_stack(
+        stack_name=entry.stack_name,
+        project_name=PROJECT_NAME,
+        program=make_program(entry),
+        opts=auto.LocalWorkspaceOptions(
+            work_dir=work_dir,
+            project_settings=project,
+            env_vars=stack_env(entry, settings.backend_url),
+            pulumi_command=settings.command,
+        ),
+    )
+
+
+class StackLog:
+    """Collects one stack's output in its own file; optionally echoes it with a prefix."""
+
+    def __init__(self, stack: str, settings: FleetSettings) -> None:
+        self.path = settings.log_dir / f"{stack}.log"
+        self._file: TextIO = self.path.open("w", encoding="utf-8")
+        self._prefix = f"[{stack}] "
+        self._settings = settings
+        self.errors: list[str] = []
+
+    def line(self, text: str) -> None:
+        """One line of pulumi output (stdout or stderr)."""
+        text = text.rstrip("\n")
+        self._file.write(text + "\n")
+        self._file.flush()
+        if text.strip().startswith("error:"):
+            self.errors.append(text.strip())
+        if self._settings.verbose:
+            with self._settings.print_lock:  # whole lines only: no interleaving mid-line
+                print(self._prefix + text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def run_action(stack: auto.Stack, action: str, log: StackLog) -> tuple[str, int | None]:
+    """Run ``action`` on ``stack``; return an outcome text and the number of terminated tasks."""
+    streams: dict[str, Any] = {"on_output": log.line, "on_error": log.line, "color": "never"}
+    if action == "preview":
+        preview = stack.preview(**streams)
+        return _changes(preview.change_summary, planned=True), None
+    if action == "destroy":
+        destroyed = stack.destroy(**streams)
+        return _changes(destroyed.summary.resource_changes or {}), None
+    if action == "refresh":
+        stack.refresh(**streams)
+        return "refreshed", _terminated(stack.outputs())
+    result = stack.up(**streams)
+    return _changes(result.summary.resource_changes or {}), _terminated(result.outputs)
+
+
+def _changes(summary: Mapping[Any, int], *, planned: bool = False) -> str:
+    """Pulumi's own wording ("2 created", "2 to create"); counts include the stack resource."""
+    # Keys are OpType (a str enum) or plain strings, depending on the call that produced them.
+    moved = {str(getattr(op, "value", op)): n for op, n in summary.items() if n}
+    moved.pop("same", None)
+    words = {"create": "created", "update": "updated", "delete": "deleted", "replace": "replaced"}
+    parts = [
+        f"{n} {'to ' + op if planned else words.get(op, op)}" for op, n in sorted(moved.items())
+    ]
+    return ", ".join(parts) or "no change"
+
+
+def _terminated(outputs: Mapping[str, auto.OutputValue]) -> int | None:
+    value = outputs.get("terminated_ids")
+    return len(value.value) if value is not None and value.value is not None else None
+
+
+def run_entry(entry: FleetEntry, settings: FleetSettings) -> StackResult:
+    """Run one stack start to end; every failure becomes a failed result, never an exception."""
+    started = time.monotonic()
+    log = StackLog(entry.stack_name, settings)
+    terminated: int | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"{entry.stack_name}-") as work_dir:
+            stack = open_stack(entry, settings, work_dir)
+            outcome, terminated = run_action(stack, settings.action, log)
+        ok = True
+    except (auto.errors.CommandError, FleetError) as exc:
+        ok, outcome = False, _first_error(log.errors, exc)
+        log.line(f"fleet: {settings.action} failed:\n{exc}")
+    finally:
+        log.close()
+    return StackResult(
+        stack=entry.stack_name,
+        location=entry.location,
+        tasks=len(entry.task_ids),
+        terminated=terminated,
+        ok=ok,
+        outcome=outcome,
+        seconds=round(time.monotonic() - started, 2),
+        log=str(log.path),
+    )
+
+
+def _first_error(errors: Sequence[str], exc: Exception) -> str:
+    """A one-line reason for the table (the full story is in the stack's log)."""
+    lines = list(errors) or [ln.strip() for ln in str(exc).splitlines() if "error:" in ln]
+    # Pulumi adds generic follow-up errors (the program's monitor shutting down, "update
+    # failed"); the resource's own diagnostic is the one that says what to fix.
+    specific = [ln for ln in lines if not any(g in ln for g in GENERIC_ERRORS)] or lines
+    reason = specific[0] if specific else (str(exc).strip().splitlines() or ["unknown error"])[0]
+    reason = reason.removeprefix("error:").strip()
+    # "...resource 'cutover': property task_ids value {[...]} has a problem: <why>": keep <why>.
+    reason = reason.split(" has a problem: ", 1)[-1]
+    return "failed: " + reason[:200]
+
+
+# --- the fleet ----------------------------------------------------------------------------
+
+
+def run_fleet(
+    entries: Sequence[FleetEntry], settings: FleetSettings, parallel: int
+) -> list[StackResult]:
+    """Run every entry, at most ``parallel`` at once; results in the fleet file's order."""
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fleet") as pool:
+        futures = [pool.submit(_announced, entry, settings) for entry in entries]
+        return [future.result() for future in futures]
+
+
+def _announced(entry: FleetEntry, settings: FleetSettings) -> StackResult:
+    _say(settings, f"{entry.stack_name}: {settings.action} started ({entry.location})")
+    result = run_entry(entry, settings)
+    verdict = "ok" if result.ok else "FAILED"
+    _say(settings, f"{entry.stack_name}: {verdict} in {result.seconds:.1f}s ({result.outcome})")
+    return result
+
+
+def _say(settings: FleetSettings, message: str) -> None:
+    with settings.print_lock:
+        print(f"fleet: {message}", file=sys.stderr, flush=True)
+
+
+def summary_table(results: Sequence[StackResult], action: str, seconds: float) -> Table:
+    """The one table a run ends with."""
+    failed = sum(not r.ok for r in results)
+    table = Table(
+        title=f"fleet {action}: {len(results) - failed}/{len(results)} stacks ok in {seconds:.1f}s"
+    )
+    for column in ("stack", "region", "tasks", "terminated", "outcome", "duration"):
+        table.add_column(column, justify="right" if column in ("tasks", "duration") else "left")
+    for r in results:
+        table.add_row(
+            r.stack,
+            r.location,
+            str(r.tasks),
+            "-" if r.terminated is None else str(r.terminated),
+            r.outcome if r.ok else f"[red]{r.outcome}[/red]",
+            f"{r.seconds:.1f}s",
+        )
+    return table
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("fleet_file", type=Path, help="YAML or JSON list of stacks")
+    parser.add_argument("--action", choices=ACTIONS, default="up")
+    parser.add_argument("--parallel", type=int, default=4, help="stacks at once (default 4)")
+    parser.add_argument(
+        "--log-dir", type=Path, help="per-stack logs (default: .state/fleet-logs/<time>)"
+    )
+    parser.add_argument("--summary-json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("-v", "--verbose", action="store_true", help="stream output, prefixed")
+    args = parser.parse_args(argv)
+    if args.parallel < 1:
+        parser.error("--parallel must be >= 1")
+    return args
+
+
+def backend_url() -> str:
+    """``PULUMI_BACKEND_URL``, or a file backend under the repo's ignored ``.state/``."""
+    url = os.environ.get("PULUMI_BACKEND_URL")
+    if url:
+        return url
+    DEFAULT_BACKEND_DIR.mkdir(parents=True, exist_ok=True)
+    return f"file://{DEFAULT_BACKEND_DIR}"
+
+
+def pulumi_command() -> auto.PulumiCommand:
+    """The repo's CLI wrapper when ``make setup`` made one, else ``pulumi`` on PATH."""
+    return (
+        auto.PulumiCommand(root=str(VENV))
+        if (VENV / "bin" / "pulumi").exists()
+        else auto.PulumiCommand()
+    )
+
+
+def check_environment() -> None:
+    """DIY backends encrypt with a passphrase; without one every stack would fail the same way."""
+    if "PULUMI_CONFIG_PASSPHRASE" not in os.environ and not os.environ.get(
+        "PULUMI_CONFIG_PASSPHRASE_FILE"
+    ):
+        raise FleetError("set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the fleet; 0 if every stack succeeded, 1 if any failed, 2 if nothing could run."""
+    args = parse_args(argv)
+    # Not a terminal (CI, a pipe): a wide table rather than rich's 80-column default.
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    try:
+        check_environment()
+        entries = load_fleet(args.fleet_file)
+        log_dir = args.log_dir or REPO / ".state" / "fleet-logs" / time.strftime("%Y%m%d-%H%M%S")
+        log_dir.mkdir(parents=True, exist_ok=True)
+        settings = FleetSettings(
+            backend_url(), args.action, log_dir, pulumi_command(), args.verbose
+        )
+    except FleetError as exc:
+        console.print(f"[red]fleet: {exc}[/red]")
+        return 2
+    started = time.monotonic()
+    results = run_fleet(entries, settings, args.parallel)
+    elapsed = time.monotonic() - started
+    console.print(summary_table(results, args.action, elapsed))
+    console.print(f"logs: {log_dir}")
+    if args.summary_json:
+        payload = {
+            "action": args.action,
+            "seconds": round(elapsed, 2),
+            "stacks": [asdict(r) for r in results],
+        }
+        args.summary_json.write_text(json.dumps(payload, indent=2))
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
