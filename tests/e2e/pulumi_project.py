@@ -8,6 +8,10 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pulumi_dcs_migration.simulator import RunningSimulator
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
@@ -101,6 +105,25 @@ class PulumiProject:
         if timeout_seconds is not None:
             self.pulumi("config", "set", "timeoutSeconds", str(timeout_seconds))
         self.set_task_ids(task_ids)
+
+    def init_for(
+        self,
+        sim: RunningSimulator,
+        task_ids: list[str],
+        *,
+        secret_key: str | None = None,
+        **kw: Any,
+    ) -> None:
+        """:meth:`init` for a simulator, with its keys (or a deliberately wrong ``secret_key``)."""
+        cfg = sim.config
+        self.init(
+            endpoint=sim.url,
+            project_id=cfg.project_id,
+            access_key=cfg.access_key,
+            secret_key=secret_key or cfg.secret_key,
+            task_ids=task_ids,
+            **kw,
+        )
 
     def set_task_ids(self, task_ids: list[str]) -> None:
         self.pulumi("config", "rm", "taskIds", check=False)

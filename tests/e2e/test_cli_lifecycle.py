@@ -17,16 +17,8 @@ UNKNOWN = "00000000-0000-4000-8000-000000000000"
 def project_for(
     tmp_path: Path, sim: RunningSimulator, task_ids: list[str], **kw: object
 ) -> PulumiProject:
-    cfg = sim.config
     project = PulumiProject(tmp_path / "project")
-    project.init(
-        endpoint=sim.url,
-        project_id=cfg.project_id,
-        access_key=cfg.access_key,
-        secret_key=cfg.secret_key,
-        task_ids=task_ids,
-        **kw,
-    )  # type: ignore[arg-type]
+    project.init_for(sim, task_ids, **kw)  # type: ignore[arg-type]
     return project
 
 
@@ -97,14 +89,7 @@ def test_bad_id_fails_preview_naming_it(tmp_path: Path, simulator: RunningSimula
     assert preview.returncode != 0
     assert UNKNOWN in preview.stdout and "does not exist" in preview.stdout
     malformed = PulumiProject(tmp_path / "malformed")
-    cfg = simulator.config
-    malformed.init(
-        endpoint=simulator.url,
-        project_id=cfg.project_id,
-        access_key=cfg.access_key,
-        secret_key=cfg.secret_key,
-        task_ids=["not a/valid id"],
-    )
+    malformed.init_for(simulator, ["not a/valid id"])
     bad = malformed.pulumi("preview", check=False)
     assert bad.returncode != 0 and "'not a/valid id' is not a valid task id" in bad.stdout
     assert simulator.admin.counters().get("batch_stop", 0) == 0
@@ -114,15 +99,8 @@ def test_wrong_credentials_fail_with_a_clear_401(
     tmp_path: Path, simulator: RunningSimulator
 ) -> None:
     ids = simulator.admin.create_tasks(1)
-    cfg = simulator.config
     project = PulumiProject(tmp_path / "project")
-    project.init(
-        endpoint=simulator.url,
-        project_id=cfg.project_id,
-        access_key=cfg.access_key,
-        secret_key="definitely-wrong-secret",
-        task_ids=ids,
-    )
+    project.init_for(simulator, ids, secret_key="definitely-wrong-secret")
     preview = project.pulumi("preview", check=False)
     assert preview.returncode != 0
     assert "HTTP 401 APIGW.0301" in preview.stdout and "clock" in preview.stdout

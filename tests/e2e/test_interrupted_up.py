@@ -27,15 +27,8 @@ def test_killed_up_recovers_to_every_task_stopped(tmp_path: Path, simulator_fact
     sim = simulator_factory(stop_delay=6.0)
     ids = sim.admin.create_tasks(3)
     fast = sim.admin.create_tasks(1, stop_delay=0.1)
-    cfg = sim.config
     project = PulumiProject(tmp_path / "project")
-    project.init(
-        endpoint=sim.url,
-        project_id=cfg.project_id,
-        access_key=cfg.access_key,
-        secret_key=cfg.secret_key,
-        task_ids=ids + fast,
-    )
+    project.init_for(sim, ids + fast)
 
     up = subprocess.Popen(
         [str(PULUMI), "up", "--yes", "--skip-preview", "--non-interactive"],

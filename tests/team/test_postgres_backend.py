@@ -36,14 +36,7 @@ def postgres_project(
     project = PulumiProject(
         tmp_path / "project", extra_env={"PULUMI_BACKEND_URL": postgres.backend_url(table)}
     )
-    cfg = sim.config
-    project.init(
-        endpoint=sim.url,
-        project_id=cfg.project_id,
-        access_key=cfg.access_key,
-        secret_key=cfg.secret_key,
-        task_ids=ids,
-    )
+    project.init_for(sim, ids)
     return project
 
 
