@@ -212,14 +212,19 @@ class _Reporter:
 
     def offer(self, event: ProgressEvent, now: float) -> None:
         key = (event.stopped, event.pending)
-        if key != self.last_key or now - self.last_at >= self.interval:
+        if key != self.last_key or self.due_in(now) == 0.0:
             if self.callback is not None:
                 self.callback(event)
             self.last_key, self.last_at = key, now
 
     def due_in(self, now: float) -> float:
-        """Seconds until a heartbeat is due (0 when due: the next offer then emits it)."""
-        return max(self.last_at + self.interval - now, 0.0)
+        """Seconds until a heartbeat is due; 0 when due (the next offer then emits it).
+
+        Anything under a microsecond counts as due: sleeping a rounding error would not move a
+        clock (a fake one in tests, or a coarse real one) and the wait would spin forever.
+        """
+        left = self.last_at + self.interval - now
+        return left if left > 1e-6 else 0.0
 
 
 def _now_iso() -> str:
@@ -342,7 +347,9 @@ class StopEngine:
     ) -> None:
         """Sleep, with a progress event at least every ``progress_interval``: never a silent minute."""
         end = self.clock() + seconds
-        while (left := end - self.clock()) > 0:
+        # A residue under a microsecond is rounding, not time left: sleeping it would not move
+        # the clock, and the loop would spin.
+        while (left := end - self.clock()) > 1e-6:
             self.sleep(min(left, reporter.due_in(self.clock())))
             now = self.clock()
             reporter.offer(self._progress(tasks, pending, now - started), now)

@@ -274,3 +274,25 @@ def test_never_a_silent_minute() -> None:
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert stamps[-1] >= 120.0 and max(gaps) <= 5.0 + 1e-6
     assert len(stamps) >= 120 / 5
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("start", [0.0, 1e6, 1e9, 123456789.123])
+def test_clock_rounding_never_makes_the_wait_spin(start: float) -> None:
+    """Far from zero a float clock cannot move by a rounding residue; the wait must not spin."""
+    fake = FakeDcs(
+        [start], {tid(i): FakeTask("INCRMIGEATING", delay=30.0 + i / 7) for i in range(3)}
+    )
+    clock = fake.clock
+    for task in fake.tasks.values():
+        task.delay = 30.0 + start * 0  # stop_at is computed from the clock when the stop arrives
+    eng = StopEngine(
+        fake,
+        StopOptions(progress_interval=0.7),
+        clock=lambda: clock[0],  # type: ignore[arg-type]
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+        on_progress=lambda e: None,
+        rng=random.Random(3),
+    )
+    report = eng.run([tid(i) for i in range(3)])
+    assert all(o.outcome is Outcome.STOPPED for o in report.outcomes)
