@@ -8,7 +8,6 @@ import pytest
 import stamina
 
 from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth
-from pulumi_dcs_migration.client import DcsClient, RetryPolicy
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions
 from pulumi_dcs_migration.errors import (
     AuthenticationError,
@@ -19,17 +18,9 @@ from pulumi_dcs_migration.errors import (
 )
 from pulumi_dcs_migration.simulator import RunningSimulator
 
-FAST_RETRY = RetryPolicy(attempts=6, timeout=20, wait_initial=0.01, wait_max=0.05, wait_jitter=0.01)
-UNKNOWN = "00000000-0000-4000-8000-000000000000"
+from ..helpers import UNKNOWN_TASK_ID, client_for
 
-
-def client_for(sim: RunningSimulator, **kw: object) -> DcsClient:
-    cfg = sim.config
-    auth = kw.pop("auth", None) or AkSkAuth(
-        cfg.access_key, cfg.secret_key, project_id=cfg.project_id
-    )
-    kw.setdefault("retry", FAST_RETRY)
-    return DcsClient(sim.url, cfg.project_id, auth, secrets=[cfg.access_key, cfg.secret_key], **kw)  # type: ignore[arg-type]
+UNKNOWN = UNKNOWN_TASK_ID
 
 
 def test_list_paginates_over_every_task(simulator: RunningSimulator) -> None:

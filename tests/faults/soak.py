@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pulumi_dcs_migration.auth import AkSkAuth
-from pulumi_dcs_migration.client import DcsClient, RetryPolicy
+from pulumi_dcs_migration.client import RetryPolicy
 from pulumi_dcs_migration.engine import StopEngine, StopOptions
 from pulumi_dcs_migration.errors import DcsError
 from pulumi_dcs_migration.simulator import RunningSimulator
 
+from ..helpers import client_for
 from .truth import mismatches
 
 RETRY = RetryPolicy(attempts=10, timeout=15, wait_initial=0.02, wait_max=0.2, wait_jitter=0.05)
@@ -109,20 +109,13 @@ def soak(sim: RunningSimulator, *, seed: int, runs: int, max_seconds: float) -> 
     rng = random.Random(seed)
     result = SoakResult()
     started = time.monotonic()
-    cfg = sim.config
     while result.runs < runs and time.monotonic() - started < max_seconds:
         ids = _tasks(sim, rng)
         sim.admin.set_faults(**_fault_plan(rng))
         touched: dict[str, float] = {}
         meddler = _meddle(sim, rng, ids, touched)
         faults_before = sim.admin.counters().get("fault", 0)
-        client = DcsClient(
-            sim.url,
-            cfg.project_id,
-            AkSkAuth(cfg.access_key, cfg.secret_key),
-            retry=RETRY,
-            timeout=2.0,
-        )
+        client = client_for(sim, retry=RETRY, timeout=2.0)
         try:
             with client:
                 report = StopEngine(

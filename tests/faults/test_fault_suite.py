@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from pulumi_dcs_migration.auth import AkSkAuth
-from pulumi_dcs_migration.client import DcsClient, RetryPolicy
+from pulumi_dcs_migration.client import RetryPolicy
 from pulumi_dcs_migration.engine import (
     Outcome,
     StopEngine,
@@ -19,6 +18,7 @@ from pulumi_dcs_migration.engine import (
 )
 from pulumi_dcs_migration.simulator import RunningSimulator
 
+from ..helpers import client_for
 from .truth import mismatches
 
 RETRY = RetryPolicy(attempts=8, timeout=20, wait_initial=0.02, wait_max=0.2, wait_jitter=0.05)
@@ -33,14 +33,7 @@ def run(
     request_timeout: float = 5.0,
     touched_at: dict[str, float] | None = None,
 ) -> StopReport:
-    cfg = sim.config
-    client = DcsClient(
-        sim.url,
-        cfg.project_id,
-        AkSkAuth(cfg.access_key, cfg.secret_key),
-        retry=RETRY,
-        timeout=request_timeout,
-    )
+    client = client_for(sim, retry=RETRY, timeout=request_timeout)
     started = time.monotonic()
     with client:
         report = StopEngine(client, StopOptions(timeout=timeout)).run(ids)
