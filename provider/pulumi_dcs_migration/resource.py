@@ -157,6 +157,8 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         except DcsError as exc:
             return [CheckFailure("task_ids", f"could not look the tasks up: {exc}")]
         missing = [o.task_id for o in found if o.outcome is Outcome.NOT_FOUND]
+        if not missing:
+            _emit(_label(inputs), _plan_line(found))
         return [
             CheckFailure(
                 "task_ids",
@@ -357,6 +359,17 @@ def _shorten(value: Any) -> str:
     """A value as it appears in a message: repr'd, and cut so a huge one stays readable."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _plan_line(found: Sequence[TaskOutcome]) -> str:
+    """What preview shows: which tasks run now (and would be stopped) and which need nothing."""
+    running = [o for o in found if o.outcome is Outcome.RUNNING]
+    done = len(found) - len(running)
+    shown = ", ".join(f"{o.task_id} ({o.status})" for o in running[:5])
+    more = f" and {len(running) - 5} more" if len(running) > 5 else ""
+    head = f"{len(running)} of {len(found)} task(s) running now"
+    tail = f"; {done} already stopped or finished" if done else ""
+    return f"{head}{': ' + shown + more if running else ''}{tail}"
 
 
 def _check_location(inputs: Mapping[str, Any]) -> list[CheckFailure]:

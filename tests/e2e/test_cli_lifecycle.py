@@ -34,6 +34,8 @@ def test_preview_up_again_add_refresh_restart_destroy(tmp_path: Path, simulator_
     # preview shows the planned stop and changes nothing
     preview = project.pulumi("preview", "--diff")
     assert "MigrationTasksStopped" in preview.stdout and "create" in preview.stdout
+    shown = preview.stdout + preview.stderr
+    assert f"[cutover] 3 of 3 task(s) running now: {ids[0]} (INCRMIGEATING)" in shown, shown
     assert "+ 2 to create" in preview.stdout or "2 to create" in preview.stdout
     assert statuses(sim, ids) == ["INCRMIGEATING"] * 4
     assert sim.admin.counters().get("batch_stop", 0) == 0
