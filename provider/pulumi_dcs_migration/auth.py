@@ -102,21 +102,25 @@ def canonical_request(
 
 
 def string_to_sign(sdk_date: str, canonical: str) -> str:
+    """The SDK's string to sign: algorithm, date and the canonical request's SHA-256."""
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     return f"{ALGORITHM}\n{sdk_date}\n{digest}"
 
 
 def signature(secret_key: str, to_sign: str) -> str:
+    """Hex HMAC-SHA256 of ``to_sign`` keyed with the secret key itself (no key derivation)."""
     return hmac.new(secret_key.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def authorization_header(access_key: str, signed_names: Sequence[str], sig: str) -> str:
+    """The ``Authorization`` value: ``SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...``."""
     return (
         f"{ALGORITHM} Access={access_key}, SignedHeaders={';'.join(signed_names)}, Signature={sig}"
     )
 
 
 def sdk_date(now: dt.datetime | None = None) -> str:
+    """``X-Sdk-Date`` for ``now`` (default: the current UTC time), ``YYYYMMDDTHHMMSSZ``."""
     return (now or dt.datetime.now(dt.UTC)).strftime(SDK_DATE_FORMAT)
 
 
@@ -164,6 +168,7 @@ class AkSkAuth(httpx.Auth):
         return f"AkSkAuth(access_key={self.access_key!r}, secret_key='**********'{token})"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """httpx's hook: sign the request, then send it."""
         self.sign(request)
         yield request
 
@@ -218,6 +223,7 @@ class TokenAuth(httpx.Auth):
         return "TokenAuth(token='**********')"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """httpx's hook: add ``X-Auth-Token``, then send the request."""
         request.headers["X-Auth-Token"] = self._token.get_secret_value()
         yield request
 

@@ -192,6 +192,7 @@ class DcsClient:
         self.close()
 
     def close(self) -> None:
+        """Close the connection pool (also done by leaving a ``with`` block)."""
         self._http.close()
 
     # --- calls --------------------------------------------------------------------------

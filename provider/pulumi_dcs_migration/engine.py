@@ -100,6 +100,7 @@ class TaskOutcome:
 
     @property
     def ok(self) -> bool:
+        """True when the task is not running: stopped, already terminated, or finished on its own."""
         return self.outcome in GOOD_OUTCOMES
 
 
@@ -121,6 +122,7 @@ class StopReport:
 
     @property
     def terminated_ids(self) -> list[str]:
+        """Ids whose last seen status is ``TERMINATED``, in input order."""
         return [o.task_id for o in self.outcomes if o.status == "TERMINATED"]
 
 

@@ -188,12 +188,16 @@ class InstanceEndpoint(WireModel):
 
 
 class BackupFile(WireModel):
+    """One file of a backup import (``backup_files.files[]``)."""
+
     file_name: LenientStr = None
     size: LenientStr = None
     update_at: LenientStr = None
 
 
 class BackupFiles(WireModel):
+    """Where a backup import reads from: an OBS bucket or a backup record."""
+
     file_source: LenientStr = None
     bucket_name: LenientStr = None
     files: list[BackupFile] | None = None
@@ -247,10 +251,13 @@ class BatchItemResult(WireModel):
 
     @property
     def succeeded(self) -> bool:
+        """True when the API accepted the request for this task (``result: success``)."""
         return (self.result or "").strip().lower() == "success"
 
 
 class BatchResultResponse(WireModel):
+    """Answer of batch-stop and batch-restart: one result per task, matched by id."""
+
     migration_tasks: list[BatchItemResult] = Field(default_factory=list)
 
 
@@ -274,10 +281,14 @@ class CreateOnlineTaskBody(WireModel):
 
 
 class CreateOnlineTaskResponse(WireModel):
+    """Answer of step 1 of an online migration."""
+
     instance_id: str  # named instance_id by the API, but it holds the migration task id
 
 
 class ConfigInstance(WireModel):
+    """A source or target instance in a create/configure body: a DCS id or ``ip:port`` addresses."""
+
     id: str | None = None
     addrs: str | None = None
     password: str | None = None

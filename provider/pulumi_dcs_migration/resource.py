@@ -91,6 +91,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         # Runs in the provider process after unpickling; this object is never pickled again, so
         # keeping the stack's config (secrets included) here never reaches the state.
+        """Keep the stack config this provider reads (``dcs:*``) for later calls."""
         print_retries_to_stderr()
         self._stack_config = {
             key: req.config.get(f"{CONFIG_NAMESPACE}:{key}")
@@ -109,6 +110,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     # check ------------------------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate and complete the inputs; with credentials, also check that every task exists."""
         inputs = {k: v for k, v in news.items() if k != "__provider"}
         failures = [
             CheckFailure(k, f"unknown input {k!r}; known inputs: {', '.join(sorted(INPUT_KEYS))}")
@@ -171,6 +173,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     # diff ---------------------------------------------------------------------------------
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Set-based task ids; a new project/region/endpoint replaces; drift found by refresh is a change."""
         replaces = [k for k in REPLACE_KEYS if _known_differs(olds.get(k), news.get(k))]
         changes = bool(replaces)
         new_ids = news.get("task_ids")
@@ -192,11 +195,13 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     # create / update -------------------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        """Stop every task and wait; raises (nothing goes to state) unless all are stopped or finished."""
         ids = list(dict.fromkeys(props["task_ids"]))
         report = self._stop(props, ids)
         return CreateResult(_resource_id(props), _outputs(props, _entries(report.outcomes)))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Stop only the new ids and the ones a refresh saw running again; removals cost no call."""
         ids = list(dict.fromkeys(news["task_ids"]))
         old_entries = {e["task_id"]: e for e in (olds.get("tasks") or []) if isinstance(e, dict)}
         drifted = set(_drifted(olds))
@@ -237,6 +242,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     # read / delete -----------------------------------------------------------------------
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh: record every task's real status, and return the inputs too (no false drift)."""
         props = {k: v for k, v in props.items() if k != "__provider"}
         ids = list(dict.fromkeys(props.get("task_ids") or []))
         try:
@@ -257,6 +263,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         return ReadResult(id_, _outputs(inputs, entries), inputs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Leave the tasks stopped; delete their records only if ``delete_records_on_destroy``."""
         ids = list(dict.fromkeys(props.get("task_ids") or []))
         label = _label(props)
         if not props.get("delete_records_on_destroy"):

@@ -73,6 +73,7 @@ class Credentials:
 
     @property
     def present(self) -> bool:
+        """True when there is something to authenticate with (AK and SK, or a token)."""
         return bool(self.auth_token or (self.access_key and self.secret_key))
 
     def secrets(self) -> list[str]:
@@ -128,12 +129,14 @@ def endpoint_for(region: str | None = None, endpoint: str | None = None) -> str:
 
 
 def validate_region(region: str) -> str:
+    """Return ``region`` if it looks like a region id (``cn-north-4``), else raise ConfigurationError."""
     if not isinstance(region, str) or not REGION_PATTERN.fullmatch(region):
         raise ConfigurationError(f"invalid region {region!r}: expected a region id like cn-north-4")
     return region
 
 
 def validate_project_id(project_id: str) -> str:
+    """Return ``project_id`` if it is 32 lower-case hex digits, else raise ConfigurationError."""
     if not isinstance(project_id, str) or not PROJECT_ID_PATTERN.fullmatch(project_id):
         raise ConfigurationError(
             f"invalid project id {project_id!r}: expected 32 lower-case hex digits "
@@ -143,6 +146,7 @@ def validate_project_id(project_id: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (where plain http is allowed)."""
     if host == "localhost":
         return True
     try:
