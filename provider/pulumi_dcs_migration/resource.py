@@ -51,6 +51,7 @@ from .errors import ConfigurationError, DcsError
 from .models import Phase, is_valid_task_id, phase_of
 from .settings import (
     ConnectionSettings,
+    EnvironmentSettings,
     endpoint_for,
     resolve,
     validate_project_id,
@@ -89,9 +90,9 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     """Dynamic provider of :class:`MigrationTasksStopped`. Holds no state of its own when pickled."""
 
     def configure(self, req: ConfigureRequest) -> None:
+        """Keep the stack config this provider reads (``dcs:*``) for later calls."""
         # Runs in the provider process after unpickling; this object is never pickled again, so
         # keeping the stack's config (secrets included) here never reaches the state.
-        """Keep the stack config this provider reads (``dcs:*``) for later calls."""
         print_retries_to_stderr()
         self._stack_config = {
             key: req.config.get(f"{CONFIG_NAMESPACE}:{key}")
@@ -127,7 +128,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
 
     def _apply_defaults(self, inputs: dict[str, Any]) -> None:
         config = getattr(self, "_stack_config", {})
-        env = _env_settings()
+        env = EnvironmentSettings()
         for key, conf_key, env_value in (
             ("project_id", "projectId", env.project_id),
             ("region", "region", env.region),
@@ -298,12 +299,6 @@ class MigrationTasksStoppedProvider(ResourceProvider):
 
 
 # --- helpers (pure) -------------------------------------------------------------------------
-
-
-def _env_settings() -> Any:
-    from .settings import EnvironmentSettings
-
-    return EnvironmentSettings()
 
 
 def _is_known(value: Any) -> bool:
