@@ -3,15 +3,18 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
+LOCK    = requirements/dev.txt
 
-.PHONY: setup pulumi-cli services test unit lint demo bench bench-fleet soak clean
+.PHONY: setup pulumi-cli services test check lint format unit demo bench bench-fleet soak lock clean
 
 setup: $(STAMP) pulumi-cli
 
-$(STAMP): pyproject.toml
+# The dev/test environment comes from the lock (exact versions, hashes checked); the two
+# packages of this repo (the product and the simulator) are then installed editable on top.
+$(STAMP): pyproject.toml simulator/pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e ./simulator
 	touch $@
 
 # The pulumi CLI: an existing one on PATH if recent enough, else built from Go modules into a
@@ -25,15 +28,23 @@ pulumi-cli: $(STAMP)
 services:
 	scripts/postgres.sh ensure >/dev/null
 
-test: setup services
+# Quality gates: lint, format and strict types over everything that is Python in this repo.
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+lint: check
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: setup services check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
-
-lint: $(STAMP)
-	$(VENV)/bin/ruff check provider tests stacks bench
-	$(VENV)/bin/mypy
 
 demo: setup
 	$(PY) scripts/demo.py
@@ -46,6 +57,15 @@ bench-fleet: setup services
 
 soak: setup
 	$(PY) bench/soak.py
+
+# Regenerate the dev/test lock from pyproject.toml, simulator/pyproject.toml and the dev group
+# (uv comes from the lock itself once installed; a first lock installs the locked version).
+lock:
+	test -x $(VENV)/bin/uv || { test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	  $(PY) -m pip install --quiet "$$(grep -o '^uv==[^ ]*' $(LOCK))"; }
+	$(VENV)/bin/uv pip compile requirements/dev.in --group pyproject.toml:dev --generate-hashes \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --no-emit-package pulumi-dcs-migration --no-emit-package dcs-simulator -o $(LOCK)
 
 clean:
 	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache

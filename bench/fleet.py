@@ -1,7 +1,7 @@
-"""How the fleet (stacks/fleet.py) scales with the number of stacks, and what limits it.
+"""How the fleet (dcs-migration fleet) scales with the number of stacks, and what limits it.
 
 Scenarios: 1, 4 and 16 stacks, each against its own simulator (its own HTTP server: one
-"region"), 5 tasks per stack, stop delay 1 s, run by ``stacks/fleet.py`` as an operator would
+"region"), 5 tasks per stack, stop delay 1 s, run by ``dcs-migration fleet`` as an operator would
 (a subprocess; state in a fresh file backend). For each: wall time, per-stack times, and the CPU
 seconds the fleet and all its children (pulumi CLI, provider processes) used.
 
@@ -39,16 +39,15 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from pulumi_dcs_migration.client import DcsClient
+from dcs_simulator import RunningSimulator, SimulatorConfig, start_simulator
+from dcs_simulator.testing import client_for
 from pulumi_dcs_migration.engine import StopEngine, StopOptions
-from pulumi_dcs_migration.settings import resolve
-from pulumi_dcs_migration.simulator import RunningSimulator, SimulatorConfig, start_simulator
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 VENV = REPO / ".venv"
 PULUMI = VENV / "bin" / "pulumi"
-FLEET = REPO / "stacks" / "fleet.py"
+DCS_MIGRATION = VENV / "bin" / "dcs-migration"
 RESULTS = HERE / "fleet-results.json"
 TASKS_PER_STACK = 5
 STOP_DELAY = 1.0
@@ -160,14 +159,7 @@ def time_api_wait() -> float:
     def once() -> None:
         with start_simulator(SimulatorConfig(stop_delay=STOP_DELAY)) as sim:
             ids = sim.admin.create_tasks(TASKS_PER_STACK)
-            cfg = sim.config
-            settings = resolve(
-                endpoint=sim.url,
-                project_id=cfg.project_id,
-                access_key=cfg.access_key,
-                secret_key=cfg.secret_key,
-            )
-            with DcsClient.from_settings(settings) as client:
+            with client_for(sim) as client:
                 StopEngine(client, StopOptions(timeout=60)).run(ids)
 
     return median_time(once)
@@ -241,7 +233,7 @@ def run_scenario(stacks: int, parallel: int, backend: str | None = None) -> dict
             cpu_before, started = children_cpu(), time.perf_counter()
             args = [str(fleet_json), "--parallel", str(parallel), "--log-dir", str(root / "logs")]
             proc = subprocess.run(
-                [sys.executable, str(FLEET), *args, "--summary-json", str(summary)],
+                [str(DCS_MIGRATION), "fleet", *args, "--summary-json", str(summary)],
                 env=env,
                 capture_output=True,
                 text=True,

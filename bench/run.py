@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pulumi_dcs_migration.simulator import SimulatorAdmin
+from dcs_simulator import SimulatorAdmin
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dcs_simulator import DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY
 from pulumi_dcs_migration.auth import AkSkAuth
 from pulumi_dcs_migration.client import DcsClient
-from pulumi_dcs_migration.simulator import DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

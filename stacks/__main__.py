@@ -6,23 +6,22 @@ Stack config (``stacks/Pulumi.<stack>.yaml``):
 * ``dcs-migration:timeoutSeconds``, ``dcs-migration:onFinished`` (``warn``/``fail``) and
   ``dcs-migration:deleteRecordsOnDestroy`` (optional);
 * ``dcs:region`` or ``dcs:endpoint``, ``dcs:projectId``, and the secrets ``dcs:accessKey`` /
-  ``dcs:secretKey`` (or the ``HW_*`` environment variables; see the README).
+  ``dcs:secretKey`` (or the ``HW_*`` environment variables; see the README): the resource's
+  provider reads these itself, so the program does not pass them.
 """
 
 import pulumi
 
-from pulumi_dcs_migration import MigrationTasksStopped, MigrationTasksStoppedArgs
+from pulumi_dcs_migration import MigrationTasksStopped
 
 config = pulumi.Config()
 
 cutover = MigrationTasksStopped(
     "cutover",
-    MigrationTasksStoppedArgs(
-        task_ids=config.require_object("taskIds"),
-        timeout_seconds=config.get_float("timeoutSeconds"),
-        on_finished=config.get("onFinished"),
-        delete_records_on_destroy=config.get_bool("deleteRecordsOnDestroy"),
-    ),
+    task_ids=config.require_object("taskIds"),
+    timeout_seconds=config.get_float("timeoutSeconds"),
+    on_finished=config.get("onFinished"),
+    delete_records_on_destroy=config.get_bool("deleteRecordsOnDestroy"),
 )
 
 pulumi.export("terminated_ids", cutover.terminated_ids)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pulumi_dcs_migration.simulator import RunningSimulator, SimulatorConfig, start_simulator
+from dcs_simulator import RunningSimulator, SimulatorConfig, start_simulator
 
 SimulatorFactory = Callable[..., RunningSimulator]
 

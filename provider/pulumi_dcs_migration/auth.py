@@ -2,8 +2,8 @@
 
 The canonicalisation lives here once. :class:`AkSkAuth` uses it to sign outgoing requests exactly
 as the official ``huaweicloudsdkcore`` signer does (reference section 6.2; the signing vectors in
-``tests/data`` prove it byte for byte), and the simulator uses :func:`verify_request` to check the
-signatures it receives.
+``tests/data`` prove it byte for byte). The simulator (a separate distribution) imports the same
+functions to verify the signatures it receives; nothing here knows about servers.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import re
-from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, unquote
+from collections.abc import Generator, Iterable, Sequence
+from urllib.parse import quote, unquote
 
 import httpx
 from pydantic import SecretStr
+
+from .redact import MASK
 
 ALGORITHM = "SDK-HMAC-SHA256"
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -164,8 +164,8 @@ class AkSkAuth(httpx.Auth):
         self.project_id = project_id
 
     def __repr__(self) -> str:
-        token = ", security_token='**********'" if self._security_token else ""
-        return f"AkSkAuth(access_key={self.access_key!r}, secret_key='**********'{token})"
+        token = f", security_token='{MASK}'" if self._security_token else ""
+        return f"AkSkAuth(access_key={self.access_key!r}, secret_key='{MASK}'{token})"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """httpx's hook: sign the request, then send it."""
@@ -220,72 +220,9 @@ class TokenAuth(httpx.Auth):
             raise ValueError("token is empty")
 
     def __repr__(self) -> str:
-        return "TokenAuth(token='**********')"
+        return f"TokenAuth(token='{MASK}')"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """httpx's hook: add ``X-Auth-Token``, then send the request."""
         request.headers["X-Auth-Token"] = self._token.get_secret_value()
         yield request
-
-
-# --- verification (used by the simulator) ---------------------------------------------------
-
-_AUTH_RE = re.compile(
-    r"^SDK-HMAC-SHA256\s+Access=(?P<ak>[^,\s]+),\s*SignedHeaders=(?P<sh>[^,\s]+),\s*Signature=(?P<sig>[0-9a-fA-F]+)\s*$"
-)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Outcome of checking one request's signature."""
-
-    ok: bool
-    reason: str = ""
-    access_key: str | None = None
-    canonical_request: str = ""
-
-
-def verify_request(
-    *,
-    method: str,
-    raw_path: str,
-    raw_query: str,
-    headers: Sequence[tuple[str, str]],
-    body: bytes,
-    secret_for: Callable[[str], str | None],
-    now: dt.datetime | None = None,
-    max_skew: dt.timedelta = MAX_CLOCK_SKEW,
-) -> Verdict:
-    """Check an ``SDK-HMAC-SHA256`` signature the way the API gateway does.
-
-    ``raw_path``/``raw_query`` are as received on the wire; ``secret_for`` maps an access key to
-    its secret key (``None`` when the key is unknown).
-    """
-    lookup = {name.lower(): value for name, value in headers}
-    auth = lookup.get("authorization", "")
-    match = _AUTH_RE.match(auth.strip())
-    if not match:
-        return Verdict(False, "missing or malformed Authorization header")
-    access_key, signed, sig = match["ak"], match["sh"].split(";"), match["sig"].lower()
-    secret = secret_for(access_key)
-    if secret is None:
-        return Verdict(False, "unknown access key", access_key)
-    date = lookup.get("x-sdk-date")
-    if date is None:
-        return Verdict(False, "missing X-Sdk-Date", access_key)
-    try:
-        when = parse_sdk_date(date)
-    except ValueError:
-        return Verdict(False, "malformed X-Sdk-Date", access_key)
-    if abs((now or dt.datetime.now(dt.UTC)) - when) > max_skew:
-        return Verdict(False, "X-Sdk-Date is more than 15 minutes from server time", access_key)
-    if "x-sdk-date" not in signed:
-        return Verdict(False, "X-Sdk-Date is not signed", access_key)
-    pairs = parse_qsl(raw_query, keep_blank_values=True)
-    canonical = canonical_request(
-        method, raw_path, pairs, headers, signed, payload_hash(body, headers)
-    )
-    expected = signature(secret, string_to_sign(date.strip(), canonical))
-    if not hmac.compare_digest(expected, sig):
-        return Verdict(False, "signature mismatch", access_key, canonical)
-    return Verdict(True, "", access_key, canonical)

@@ -37,6 +37,7 @@ from .errors import (
     api_error_class,
 )
 from .models import (
+    MAX_PAGE_SIZE,
     BatchItemResult,
     BatchResultResponse,
     ConfigureOnlineTaskBody,
@@ -52,6 +53,7 @@ from .models import (
     is_valid_task_id,
     parse_error_body,
 )
+from .redact import Scrubber
 from .settings import ConnectionSettings, validate_endpoint, validate_project_id
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -61,7 +63,6 @@ INSECURE_WARNING = (
     "and change these requests. Use a CA bundle (HW_DCS_CA_BUNDLE) instead."
 )
 
-MAX_PAGE_SIZE = 1000
 CLOCK_SKEW_WARNING = 5 * 60  # seconds; the gateway refuses signatures beyond 15 minutes
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per request; retries add their own bound
 MAX_ERROR_TEXT = 2000  # characters of a non-JSON error body kept in a message
@@ -158,7 +159,7 @@ class DcsClient:
         self.max_response_bytes = max_response_bytes
         if verify is False:
             _log.warning(INSECURE_WARNING, self.endpoint)
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._scrub = Scrubber(secrets)
         self._http = httpx.Client(
             base_url=f"{self.endpoint}/v2/{self.project_id}",
             auth=auth,
@@ -328,7 +329,7 @@ class DcsClient:
             raise DcsTransportError(operation, f"timed out: {type(exc).__name__}") from None
         except httpx.TransportError as exc:
             raise DcsTransportError(
-                operation, self._scrub(f"{type(exc).__name__}: {exc}")
+                operation, self._scrub(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_TEXT]
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -375,26 +376,26 @@ class DcsClient:
     def _api_error(self, operation: str, response: httpx.Response, body: bytes) -> DcsApiError:
         code: str | None = None
         message: str | None = None
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, RecursionError):
             code, message = parse_error_body(json.loads(body))
         if code is None and message is None:
-            text = body.decode("utf-8", "replace").strip()
-            message = text[:MAX_ERROR_TEXT] or response.reason_phrase or None
+            message = body.decode("utf-8", "replace").strip() or response.reason_phrase or None
+        # Scrub every part before anything is cut to length or shown (see redact).
         request_id = response.headers.get("X-Request-Id")
-        cls = api_error_class(response.status_code, code)
-        error = cls(
-            operation,
-            response.status_code,
-            code,
-            self._scrub(message) if message else None,
-            request_id,
+        code, message, request_id = (
+            self._scrub(v)[:MAX_ERROR_TEXT] if v is not None else None
+            for v in (code, message, request_id)
         )
+        cls = api_error_class(response.status_code, code)
+        note = None
+        skew = _clock_skew(response) if cls is AuthenticationError else None
+        if skew is not None and abs(skew) > CLOCK_SKEW_WARNING:
+            note = _describe_skew(skew)
+        error = cls(operation, response.status_code, code, message, request_id, note=note)
         if isinstance(error, ThrottledError):
             error.retry_after = _retry_after(response.headers.get("Retry-After"))
         if isinstance(error, AuthenticationError):
-            error.clock_skew = _clock_skew(response)
-            if error.clock_skew is not None and abs(error.clock_skew) > CLOCK_SKEW_WARNING:
-                error.args = (f"{error.args[0]} {_describe_skew(error.clock_skew)}",)
+            error.clock_skew = skew
         return error
 
     def _parse(self, operation: str, data: Any, model: type[ModelT]) -> ModelT:
@@ -406,11 +407,6 @@ class DcsClient:
             raise DcsProtocolError(
                 operation, f"unexpected shape at {where}: {first.get('msg')}"
             ) from None
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "**********")
-        return text
 
 
 def _clock_skew(response: httpx.Response) -> float | None:

@@ -19,7 +19,6 @@ The engine knows nothing of Pulumi. It takes a client, a monotonic clock and a s
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import math
 import random
 import threading
@@ -27,37 +26,66 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from .client import MAX_PAGE_SIZE, DcsClient
+from .decisions import (
+    GOOD_OUTCOMES,
+    Act,
+    Outcome,
+    StopPolicy,
+    TaskState,
+    decide,
+    observed,
+    stop_sent,
+)
 from .errors import (
     AuthenticationError,
     DcsApiError,
-    DcsError,
     InvalidTaskIdError,
     PermissionDeniedError,
     TaskNotFoundError,
 )
-from .models import Phase, is_valid_task_id, phase_of
+from .models import (
+    MAX_BATCH_IDS,
+    MAX_PAGE_SIZE,
+    BatchItemResult,
+    MigrationTask,
+    Phase,
+    TaskStatusPage,
+    is_valid_task_id,
+)
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
+__all__ = [
+    "GOOD_OUTCOMES",
+    "Outcome",
+    "ProgressEvent",
+    "StopApi",
+    "StopEngine",
+    "StopOptions",
+    "StopReport",
+    "TaskOutcome",
+    "describe",
+    "unique_ids",
+]
 
-class Outcome(enum.StrEnum):
-    """What happened to one task in one run."""
 
-    STOPPED = "stopped"  # reached TERMINATED during this run
-    ALREADY_TERMINATED = "already_terminated"  # was TERMINATED before this run touched it
-    FINISHED = "finished_before_stop"  # ended on its own (SUCCESS, FAILED, ...): never TERMINATED
-    STOP_REQUESTED = "stop_requested"  # stop accepted, not waited for (wait=False)
-    NOT_FOUND = "not_found"  # no such task, or deleted
-    STOP_REJECTED = "stop_rejected"  # the API refused to stop it, repeatedly
-    TIMED_OUT = "timed_out"  # still not terminated at the deadline
-    RUNNING = "running"  # seen running or stopping by a look (StopEngine.look), nothing sent
+class StopApi(Protocol):
+    """The three calls the engine makes (:class:`~.client.DcsClient` has them; so do test fakes)."""
 
+    def list_task_statuses(self, *, offset: int = 0, limit: int = MAX_PAGE_SIZE) -> TaskStatusPage:
+        """One list page, read for ids, names and statuses."""
+        ...
 
-GOOD_OUTCOMES = frozenset({Outcome.STOPPED, Outcome.ALREADY_TERMINATED, Outcome.FINISHED})
+    def get_task(self, task_id: str) -> MigrationTask:
+        """One task's details; raises :class:`~.errors.TaskNotFoundError` when unknown."""
+        ...
+
+    def batch_stop(self, task_ids: Sequence[str]) -> list[BatchItemResult]:
+        """Hand over stop requests (at most :data:`~.models.MAX_BATCH_IDS` ids)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -66,7 +94,7 @@ class StopOptions:
 
     timeout: float = 1800.0  # seconds for the whole run, waiting included
     wait: bool = True  # False: send the stops and return
-    chunk_size: int = 50  # ids per batch-stop call (the API's batch calls cap at 50)
+    chunk_size: int = MAX_BATCH_IDS  # ids per batch-stop call
     concurrency: int = 4  # batch-stop / list-page / details calls in flight at once
     poll_floor: float = 0.1  # shortest interval between two looks
     poll_ceiling: float = 10.0  # longest interval between two looks
@@ -78,11 +106,16 @@ class StopOptions:
     progress_interval: float = 5.0  # a progress event at least this often while waiting
     strict_finished: bool = False  # a task that finished without a stop is a failure
 
+    @property
+    def policy(self) -> StopPolicy:
+        """The numbers :func:`~.decisions.decide` needs."""
+        return StopPolicy(self.resend_after, self.max_stop_attempts)
+
     def __post_init__(self) -> None:
         if not self.timeout > 0:
             raise ValueError("timeout must be > 0 seconds")
-        if not 1 <= self.chunk_size <= 1000:
-            raise ValueError("chunk_size must be 1..1000")
+        if not 1 <= self.chunk_size <= MAX_BATCH_IDS:
+            raise ValueError(f"chunk_size must be 1..{MAX_BATCH_IDS}")
         if not 1 <= self.concurrency <= 64:
             raise ValueError("concurrency must be 1..64")
 
@@ -126,41 +159,12 @@ class StopReport:
         return [o.task_id for o in self.outcomes if o.status == "TERMINATED"]
 
 
-class StopIncompleteError(DcsError):
-    """Some tasks are not stopped: the message lists each with its status and what to do."""
-
-    def __init__(self, report: StopReport, *, strict_finished: bool = False) -> None:
-        self.report = report
-        failed = report.failures(strict_finished=strict_finished)
-        lines = [f"{len(failed)} of {len(report.outcomes)} task(s) are not stopped:"]
-        lines += [f"  - {describe(o)}" for o in failed]
-        lines.append(_advice(failed))
-        super().__init__("\n".join(lines))
-
-
 def describe(outcome: TaskOutcome) -> str:
     """One human line about one task."""
     name = f" ({outcome.name})" if outcome.name else ""
     status = outcome.status or "unknown"
     detail = f": {outcome.detail}" if outcome.detail else ""
     return f"{outcome.task_id}{name} status {status}, {outcome.outcome.value}{detail}"
-
-
-def _advice(failed: Sequence[TaskOutcome]) -> str:
-    kinds = {o.outcome for o in failed}
-    advice = []
-    if Outcome.TIMED_OUT in kinds:
-        advice.append(
-            "raise the timeout (timeout_seconds / --timeout) or run again: a rerun continues "
-            "where this one stopped"
-        )
-    if Outcome.NOT_FOUND in kinds:
-        advice.append("remove ids that do not exist in this project, or check the project id")
-    if Outcome.STOP_REJECTED in kinds:
-        advice.append("check the task in the DCS console; the API refused to stop it")
-    if Outcome.FINISHED in kinds:
-        advice.append("the task ended without a stop; allow finished tasks or remove the id")
-    return "To fix: " + "; ".join(advice) + "." if advice else ""
 
 
 @dataclass(frozen=True)
@@ -185,22 +189,22 @@ class ProgressEvent:
 
 @dataclass
 class _Task:
-    """The engine's working view of one task."""
+    """The engine's working record of one task: its decision state plus what a report needs."""
 
     task_id: str
-    status: str | None = None
+    state: TaskState = field(default_factory=TaskState)
     name: str | None = None
     observed_at: str | None = None
     outcome: Outcome | None = None  # set once final
-    stop_attempts: int = 0
-    stop_sent_at: float | None = None
-    seen_stopping: bool = False
-    initially_terminated: bool = False
     last_error: str | None = None
 
     @property
+    def status(self) -> str | None:
+        return self.state.status
+
+    @property
     def phase(self) -> Phase:
-        return phase_of(self.status)
+        return self.state.phase
 
 
 @dataclass
@@ -229,8 +233,10 @@ class _Reporter:
         return left if left > 1e-6 else 0.0
 
 
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def iso_utc(epoch: float) -> str:
+    """``2026-11-29T20:25:43.123Z`` for an epoch time."""
+    moment = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def unique_ids(task_ids: Iterable[str]) -> list[str]:
@@ -247,22 +253,37 @@ def unique_ids(task_ids: Iterable[str]) -> list[str]:
 
 
 class StopEngine:
-    """Runs one stop-and-wait over a client; see the module docstring."""
+    """Runs one stop-and-wait over a client; see the module docstring.
+
+    ``clock``/``sleep`` drive the waiting (monotonic seconds); ``wall`` (epoch seconds) stamps
+    each task's ``observed_at`` with the moment its look was *sent*, so a slow answer never
+    dates a status later than the moment it was true. Setting ``cancel`` ends the wait at the
+    next moment the engine is not inside a request (sleeps wake up for it): tasks whose stop was
+    accepted are reported :attr:`Outcome.STOP_REQUESTED`, the others
+    :attr:`Outcome.INTERRUPTED`.
+    """
 
     def __init__(
         self,
-        client: DcsClient,
+        client: StopApi,
         options: StopOptions | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall: Callable[[], float] = time.time,
         on_progress: Callable[[ProgressEvent], None] | None = None,
         rng: random.Random | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.client = client
         self.options = options or StopOptions()
         self.clock = clock
-        self.sleep = sleep
+        self.cancel = cancel or threading.Event()
+        # A real sleep wakes up when cancelled; an injected one (a test's clock) is used as is.
+        self.sleep: Callable[[float], object] = (
+            self.cancel.wait if sleep is time.sleep and cancel is not None else sleep
+        )
+        self.wall = wall
         self.on_progress = on_progress
         self.rng = rng or random.Random()
         self.requests: dict[str, int] = {}
@@ -277,45 +298,56 @@ class StopEngine:
         started = self.clock()
         deadline = started + self.options.timeout
         tasks = {tid: _Task(tid) for tid in ids}
-        self._observe(tasks, ids)
-        for task in tasks.values():
-            task.initially_terminated = task.phase is Phase.TERMINATED
-            self._settle(task)
-        self._send_stops(tasks, [t.task_id for t in tasks.values() if self._needs_stop(t)])
+        self._observe(tasks, ids, first_look=True)
+        self._act(tasks, list(tasks.values()))
         if self.options.wait:
             self._wait(tasks, started, deadline)
-        for task in tasks.values():
-            if task.outcome is None:
-                task.outcome = (
-                    Outcome.STOP_REQUESTED if not self.options.wait else Outcome.TIMED_OUT
-                )
-        outcomes = [
-            TaskOutcome(
-                t.task_id,
-                t.outcome or Outcome.TIMED_OUT,
-                t.status,
-                t.name,
-                t.observed_at,
-                t.last_error if t.outcome not in GOOD_OUTCOMES else None,
-            )
-            for t in (tasks[i] for i in ids)
-        ]
+        outcomes = [self._outcome(tasks[i], self._unfinished(tasks[i])) for i in ids]
         return StopReport(outcomes, self.clock() - started, dict(self.requests))
 
+    def _unfinished(self, task: _Task) -> Outcome:
+        """The outcome of a task the run ended without settling."""
+        if self.cancel.is_set():
+            return Outcome.STOP_REQUESTED if task.state.stop_sent_at else Outcome.INTERRUPTED
+        return Outcome.TIMED_OUT if self.options.wait else Outcome.STOP_REQUESTED
+
     def look(self, task_ids: Iterable[str]) -> list[TaskOutcome]:
-        """Read the status of every task without changing anything (preview, refresh)."""
+        """Read the status of every task without changing anything (preview, refresh).
+
+        A task that runs or is stopping has outcome :attr:`Outcome.RUNNING`.
+        """
         ids = unique_ids(task_ids)
         tasks = {tid: _Task(tid) for tid in ids}
-        self._observe(tasks, ids)
+        self._observe(tasks, ids, first_look=True)
         looks = []
         for task in (tasks[i] for i in ids):
-            task.initially_terminated = True
-            self._settle(task)
-            outcome = task.outcome or Outcome.RUNNING
-            looks.append(
-                TaskOutcome(task.task_id, outcome, task.status, task.name, task.observed_at)
-            )
+            step = decide(task.state, self.clock(), self.options.policy)
+            settled = step.outcome if step.act is Act.SETTLE else None
+            looks.append(self._outcome(task, settled or Outcome.RUNNING))
         return looks
+
+    @staticmethod
+    def _outcome(task: _Task, otherwise: Outcome) -> TaskOutcome:
+        outcome = task.outcome or otherwise
+        detail = task.last_error if outcome not in GOOD_OUTCOMES else None
+        if outcome is Outcome.NOT_FOUND:
+            detail = detail or "no such task in this project (or it was deleted)"
+        return TaskOutcome(task.task_id, outcome, task.status, task.name, task.observed_at, detail)
+
+    def _act(self, tasks: dict[str, _Task], candidates: Iterable[_Task]) -> None:
+        """Decide for every unsettled task, settle the finished ones, send the stops needed."""
+        to_stop = []
+        now = self.clock()
+        for task in candidates:
+            if task.outcome is not None:
+                continue
+            step = decide(task.state, now, self.options.policy)
+            if step.act is Act.SETTLE:
+                task.outcome = step.outcome
+            elif step.act is Act.STOP:
+                to_stop.append(task.task_id)
+        if to_stop:
+            self._send_stops(tasks, to_stop)
 
     def _wait(self, tasks: dict[str, _Task], started: float, deadline: float) -> None:
         reporter = _Reporter(self.on_progress, self.options.progress_interval)
@@ -324,20 +356,29 @@ class StopEngine:
             pending = [t for t in tasks.values() if t.outcome is None]
             now = self.clock()
             reporter.offer(self._progress(tasks, pending, now - started), now)
-            if not pending or now >= deadline:
+            if not pending or now >= deadline or self.cancel.is_set():
                 return
             # The interval runs from the start of the last look, so a slow look (10 pages of a
             # 10,000-task project) eats into the wait instead of adding to it.
             wait = self._interval(now - started, progressed) - (now - look_started)
             self._sleep(min(max(wait, 0.0), deadline - now), reporter, tasks, pending, started)
+            if self.cancel.is_set():
+                return
             look_started = self.clock()
             self._observe(tasks, [t.task_id for t in pending])
-            for task in pending:
-                self._settle(task)
+            if self.clock() >= deadline:
+                self._settle_only(pending)
+            else:
+                self._act(tasks, pending)
             progressed = any(t.outcome is not None for t in pending)
-            resend = [t.task_id for t in pending if t.outcome is None and self._needs_stop(t)]
-            if resend and self.clock() < deadline:
-                self._send_stops(tasks, resend)
+
+    def _settle_only(self, pending: list[_Task]) -> None:
+        """At the deadline: record what the last look showed, send nothing more."""
+        now = self.clock()
+        for task in pending:
+            step = decide(task.state, now, self.options.policy)
+            if step.act is Act.SETTLE:
+                task.outcome = step.outcome
 
     def _sleep(
         self,
@@ -351,7 +392,7 @@ class StopEngine:
         end = self.clock() + seconds
         # A residue under a microsecond is rounding, not time left: sleeping it would not move
         # the clock, and the loop would spin.
-        while (left := end - self.clock()) > 1e-6:
+        while (left := end - self.clock()) > 1e-6 and not self.cancel.is_set():
             self.sleep(min(left, reporter.due_in(self.clock())))
             now = self.clock()
             reporter.offer(self._progress(tasks, pending, now - started), now)
@@ -373,44 +414,9 @@ class StopEngine:
             done, len(tasks), elapsed, tuple((t.task_id, t.status) for t in slowest)
         )
 
-    # --- deciding -------------------------------------------------------------------------
-
-    def _settle(self, task: _Task) -> None:
-        """Give a task its final outcome when its status says it is done."""
-        phase = task.phase
-        if phase is Phase.TERMINATED:
-            task.outcome = (
-                Outcome.ALREADY_TERMINATED if task.initially_terminated else Outcome.STOPPED
-            )
-        elif phase is Phase.FINISHED:
-            task.outcome = Outcome.FINISHED
-        elif phase is Phase.GONE:
-            task.outcome = Outcome.NOT_FOUND
-            task.last_error = task.last_error or "no such task in this project (or it was deleted)"
-        elif phase is Phase.STOPPING:
-            task.seen_stopping = True
-
-    def _needs_stop(self, task: _Task) -> bool:
-        if task.outcome is not None or task.phase not in (Phase.RUNNING, Phase.UNKNOWN):
-            return False
-        if task.stop_attempts >= self.options.max_stop_attempts:
-            task.outcome = Outcome.STOP_REJECTED
-            return False
-        if task.stop_sent_at is None:
-            return True
-        # Running after a stop: restarted behind our back, or the stop did not take.
-        restarted = task.seen_stopping
-        stale = self.clock() - task.stop_sent_at >= self.options.resend_after
-        if restarted or stale:
-            task.seen_stopping = False
-            return True
-        return False
-
     # --- stopping ---------------------------------------------------------------------------
 
     def _send_stops(self, tasks: dict[str, _Task], ids: list[str]) -> None:
-        if not ids:
-            return
         size = self.options.chunk_size
         chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
         failed: list[str] = []
@@ -420,49 +426,40 @@ class StopEngine:
             return
         # Only re-send what still runs: a "failed" task may have stopped or finished meanwhile.
         self._observe(tasks, failed)
-        for tid in failed:
-            self._settle(tasks[tid])
-        again = [tid for tid in failed if self._needs_stop(tasks[tid])]
-        if again:
-            self._send_stops(tasks, again)
+        self._act(tasks, [tasks[tid] for tid in failed])
 
     def _stop_chunk(self, tasks: dict[str, _Task], chunk: list[str]) -> list[str]:
         """Batch-stop one chunk; returns the ids whose stop was not accepted."""
-        for tid in chunk:
-            tasks[tid].stop_attempts += 1
         try:
             results = self._count("batch_stop", lambda: self.client.batch_stop(chunk))
         except (AuthenticationError, PermissionDeniedError):
             raise
         except TaskNotFoundError as exc:
-            return self._split_or_mark(tasks, chunk, exc, Outcome.NOT_FOUND)
+            return self._split_or_settle(tasks, chunk, exc, Outcome.NOT_FOUND)
         except DcsApiError as exc:
             if exc.status_code >= 500 or exc.status_code == 429:
                 raise  # retries are exhausted: the API is not usable now
-            return self._split_or_mark(tasks, chunk, exc, Outcome.STOP_REJECTED)
+            return self._split_or_settle(tasks, chunk, exc, Outcome.STOP_REJECTED)
         sent_at = self.clock()
         answered = {r.task_id: r for r in results}
         failed = []
         for tid in chunk:
-            item = answered.get(tid)
-            if item is not None and item.succeeded:
-                tasks[tid].stop_sent_at = sent_at
-                tasks[tid].seen_stopping = False
-            else:
+            item, task = answered.get(tid), tasks[tid]
+            accepted = item is not None and item.succeeded
+            task.state = stop_sent(task.state, accepted=accepted, now=sent_at)
+            if not accepted:
                 code = f"{item.error_code}: {item.error_msg}" if item else "missing from the answer"
-                tasks[tid].last_error = f"stop not accepted ({code})"
+                task.last_error = f"stop not accepted ({code})"
                 failed.append(tid)
         return failed
 
-    def _split_or_mark(
+    def _split_or_settle(
         self, tasks: dict[str, _Task], chunk: list[str], exc: DcsApiError, outcome: Outcome
     ) -> list[str]:
-        """A batch refused as a whole: halve it to find the id at fault."""
-        for tid in chunk:
-            tasks[tid].stop_attempts -= 1  # a refused batch is not this task's attempt
+        """A batch refused as a whole (no task's attempt): halve it to find the id at fault."""
         if len(chunk) == 1:
             task = tasks[chunk[0]]
-            task.stop_attempts += 1
+            task.state = stop_sent(task.state, accepted=False, now=self.clock())
             task.outcome = outcome
             task.last_error = f"{exc.error_code or exc.status_code}: {exc.error_msg or ''}".strip()
             return []
@@ -471,7 +468,9 @@ class StopEngine:
 
     # --- looking ----------------------------------------------------------------------------
 
-    def _observe(self, tasks: dict[str, _Task], ids: list[str]) -> None:
+    def _observe(
+        self, tasks: dict[str, _Task], ids: list[str], *, first_look: bool = False
+    ) -> None:
         """Refresh the status of ``ids``, by list pages or by details, whichever is cheaper."""
         if not ids:
             return
@@ -482,13 +481,16 @@ class StopEngine:
         )
         by_details = len(ids) <= 2 if pages is None else len(ids) <= max(pages, 1)
         if by_details:
-            self._observe_by_details(tasks, ids)
+            self._observe_by_details(tasks, ids, first_look)
         else:
-            missing = self._observe_by_list(tasks, set(ids))
+            missing = self._observe_by_list(tasks, set(ids), first_look)
             if missing:  # hidden from the list: deleted, or moved between pages; ask each
-                self._observe_by_details(tasks, sorted(missing))
+                self._observe_by_details(tasks, sorted(missing), first_look)
 
-    def _observe_by_list(self, tasks: dict[str, _Task], wanted: set[str]) -> set[str]:
+    def _observe_by_list(
+        self, tasks: dict[str, _Task], wanted: set[str], first_look: bool
+    ) -> set[str]:
+        sent_at = iso_utc(self.wall())
         first = self._count("list", lambda: self.client.list_task_statuses(offset=0))
         self._project_task_count = first.count
         offsets = range(MAX_PAGE_SIZE, first.count, MAX_PAGE_SIZE)
@@ -499,29 +501,35 @@ class StopEngine:
                 list(offsets),
             ),
         ]
-        now = _now_iso()
         seen: set[str] = set()
         for page in pages:
             for item in page.migration_tasks:
-                if item.task_id in wanted:
-                    self._record(tasks[item.task_id], item.status, item.task_name, now)
+                if item.task_id in wanted and item.task_id not in seen:
+                    self._record(
+                        tasks[item.task_id], item.status, item.task_name, sent_at, first_look
+                    )
                     seen.add(item.task_id)
         return wanted - seen
 
-    def _observe_by_details(self, tasks: dict[str, _Task], ids: list[str]) -> None:
+    def _observe_by_details(
+        self, tasks: dict[str, _Task], ids: list[str], first_look: bool
+    ) -> None:
         def look(tid: str) -> None:
+            sent_at = iso_utc(self.wall())
             try:
                 detail = self._count("show", lambda: self.client.get_task(tid))
             except TaskNotFoundError:
-                self._record(tasks[tid], "DELETED", tasks[tid].name, _now_iso())
+                self._record(tasks[tid], "DELETED", tasks[tid].name, sent_at, first_look)
                 return
-            self._record(tasks[tid], detail.status, detail.task_name, _now_iso())
+            self._record(tasks[tid], detail.status, detail.task_name, sent_at, first_look)
 
         list(self._parallel(look, ids))
 
     @staticmethod
-    def _record(task: _Task, status: str | None, name: str | None, when: str) -> None:
-        task.status = status
+    def _record(
+        task: _Task, status: str | None, name: str | None, when: str, first_look: bool
+    ) -> None:
+        task.state = observed(task.state, status, first_look=first_look)
         task.name = name or task.name
         task.observed_at = when
 
@@ -537,13 +545,3 @@ class StopEngine:
         with self._lock:
             self.requests[operation] = self.requests.get(operation, 0) + 1
         return call()
-
-
-def stop_and_wait(
-    client: DcsClient,
-    task_ids: Iterable[str],
-    options: StopOptions | None = None,
-    **kwargs: object,
-) -> StopReport:
-    """Convenience wrapper: ``StopEngine(client, options, **kwargs).run(task_ids)``."""
-    return StopEngine(client, options, **kwargs).run(task_ids)  # type: ignore[arg-type]

@@ -1,49 +1,88 @@
-"""Typed errors of the DCS client, each with a message that says what to do next.
+"""Typed errors of the DCS client: structured data first, a neutral message second.
 
-Every message names the operation, the HTTP status, the API's ``error_code`` and a hint; none of
-them ever contains a credential (the client scrubs known secrets from server text before it
-builds an error).
+Every error carries what a front end needs to word its own advice: the operation, the HTTP
+status, the API's ``error_code``, a :class:`Problem` and the setting at fault. ``str(error)`` is
+a neutral one-line message whose hint names no front end's options or config keys; the command
+line and the Pulumi resources add their own words (:meth:`DcsApiError.describe`). No message
+ever contains a credential: the client scrubs known secrets from every part before it builds one.
 """
 
 from __future__ import annotations
 
-# What to do about an error, by API error code, then by HTTP status.
-_HINTS_BY_CODE: dict[str, str] = {
-    "APIGW.0301": (
-        "check the access key and secret key (HW_ACCESS_KEY / HW_SECRET_KEY or dcs:accessKey / "
-        "dcs:secretKey) and that this machine's clock is within 15 minutes of UTC"
+import enum
+from collections.abc import Mapping
+
+from .models import TASK_ID_SHAPE
+from .redact import shorten, shown
+
+MAX_SUMMARY_TEXT = 200
+"""Characters of server text in a default (non-verbose) message."""
+
+
+class Problem(enum.StrEnum):
+    """What went wrong, as far as a front end's advice is concerned."""
+
+    CREDENTIALS = "credentials"  # 401: bad signature, wrong keys, clock skew
+    TOKEN = "token"  # 401 DCS.100x: the IAM token is invalid, expired or for another project
+    PERMISSION = "permission"  # 403
+    THROTTLED = "throttled"  # 429
+    ENDPOINT = "endpoint"  # 404 / APIGW.0101: wrong endpoint, region or path
+    TASK_NOT_FOUND = "task_not_found"  # DCS.4133
+    INVALID_TASK_ID = "invalid_task_id"  # DCS.4855
+    PROJECT_ID = "project_id"  # DCS.4002
+    TOO_MANY_IDS = "too_many_ids"  # DCS.4100
+    SERVER = "server"  # 5xx
+    REQUEST = "request"  # any other 4xx
+
+
+NEUTRAL_HINTS: dict[Problem, str] = {
+    Problem.CREDENTIALS: (
+        "check the access key and secret key, and that this machine's clock is within 15 "
+        "minutes of UTC"
     ),
-    "APIGW.0308": "the API is throttling requests; retry later or stop fewer tasks at once",
-    "APIGW.0101": "the endpoint or region is wrong, or the API is not available there",
-    "DCS.4133": "no such task in this project: check the task id (dcs-migration list) and the project id",
-    "DCS.4855": "the request names an invalid migration task id: check the ids",
-    "DCS.4002": "the project id is malformed: it is 32 lower-case hex digits (My Credentials > API Credentials)",
-    "DCS.4100": "too many ids in one request: send at most 50",
-    "DCS.1001": "the IAM token is invalid: get a new one",
-    "DCS.1002": "the IAM token has expired: get a new one",
-    "DCS.1003": "no IAM token was sent",
-    "DCS.1004": "the project id does not match the token's project",
-}
-_HINTS_BY_STATUS: dict[int, str] = {
-    401: "check the credentials and this machine's clock",
-    403: (
+    Problem.TOKEN: "the IAM token is invalid, expired or for another project: get a new one",
+    Problem.PERMISSION: (
         "the credentials lack permission: grant the IAM action dcs:migrationTask:modify "
         "(dcs:migrationTask:get / list to read) in this project"
     ),
-    404: "the endpoint, region or path is wrong",
-    429: "the API is throttling requests; retry later",
+    Problem.THROTTLED: "the API is throttling requests; retry later or stop fewer tasks at once",
+    Problem.ENDPOINT: "the endpoint or region is wrong, or the API is not available there",
+    Problem.TASK_NOT_FOUND: "no such task in this project: check the task id and the project id",
+    Problem.INVALID_TASK_ID: "the request names an invalid migration task id: check the ids",
+    Problem.PROJECT_ID: "the project id is malformed: it is 32 lower-case hex digits",
+    Problem.TOO_MANY_IDS: "too many ids in one request: send at most 50",
+    Problem.SERVER: "the service failed; retry later (the request was retried already)",
+    Problem.REQUEST: "check the request's parameters",
+}
+
+_PROBLEM_BY_CODE: dict[str, Problem] = {
+    "APIGW.0301": Problem.CREDENTIALS,
+    "APIGW.0308": Problem.THROTTLED,
+    "APIGW.0101": Problem.ENDPOINT,
+    "DCS.4133": Problem.TASK_NOT_FOUND,
+    "DCS.4855": Problem.INVALID_TASK_ID,
+    "DCS.4002": Problem.PROJECT_ID,
+    "DCS.4100": Problem.TOO_MANY_IDS,
+    "DCS.1001": Problem.TOKEN,
+    "DCS.1002": Problem.TOKEN,
+    "DCS.1003": Problem.TOKEN,
+    "DCS.1004": Problem.TOKEN,
+}
+_PROBLEM_BY_STATUS: dict[int, Problem] = {
+    401: Problem.CREDENTIALS,
+    403: Problem.PERMISSION,
+    404: Problem.ENDPOINT,
+    429: Problem.THROTTLED,
 }
 
 
-def hint_for(status: int, code: str | None) -> str:
-    """The advice shown with an error, most specific first."""
-    if code and code in _HINTS_BY_CODE:
-        return _HINTS_BY_CODE[code]
-    if status in _HINTS_BY_STATUS:
-        return _HINTS_BY_STATUS[status]
-    if status >= 500:
-        return "the service failed; retry later (the request was retried already)"
-    return "check the request's parameters"
+def problem_of(status: int, code: str | None) -> Problem:
+    """The :class:`Problem` of an HTTP status and API error code, most specific first."""
+    if code and code in _PROBLEM_BY_CODE:
+        return _PROBLEM_BY_CODE[code]
+    if status in _PROBLEM_BY_STATUS:
+        return _PROBLEM_BY_STATUS[status]
+    return Problem.SERVER if status >= 500 else Problem.REQUEST
 
 
 class DcsError(Exception):
@@ -51,17 +90,20 @@ class DcsError(Exception):
 
 
 class ConfigurationError(DcsError, ValueError):
-    """Settings are missing or invalid (credentials, region, endpoint, project id)."""
+    """A setting is missing or invalid; ``setting`` names it (as the user set it, if known)."""
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class InvalidTaskIdError(DcsError, ValueError):
-    """A task id that is not safe to put in a URL was refused before any request was sent."""
+    """A task id of the wrong shape was refused before any request was sent."""
 
     def __init__(self, task_id: object) -> None:
         self.task_id = task_id
         super().__init__(
-            f"invalid task id {task_id!r}: a DCS migration task id is a UUID or 32 hex digits "
-            "(letters, digits and '-', at most 64 characters)"
+            f"invalid task id {shown(task_id)}: a DCS migration task id is {TASK_ID_SHAPE}"
         )
 
 
@@ -70,24 +112,37 @@ class DcsTransportError(DcsError):
 
     def __init__(self, operation: str, detail: str) -> None:
         self.operation = operation
+        self.detail = detail
         super().__init__(
-            f"{operation}: could not reach the DCS API ({detail}); check the endpoint/region "
+            f"{operation}: could not reach the DCS API ({detail}); check the endpoint or region "
             "and the network, then retry"
         )
 
 
+class DeadlineExceeded(DcsTransportError):
+    """The run's deadline passed before the API answered (retries and waits included)."""
+
+    def __init__(self, operation: str, seconds: float) -> None:
+        super().__init__(operation, f"no answer within the {seconds:g}s left before the deadline")
+
+
 class DcsProtocolError(DcsError):
-    """The API answered with something this client cannot read (bad JSON, wrong shape)."""
+    """The API answered with something this client cannot read (redirect, bad JSON, wrong shape)."""
 
     def __init__(self, operation: str, detail: str, request_id: str | None = None) -> None:
         self.operation = operation
+        self.detail = detail
         self.request_id = request_id
         rid = f" (request id {request_id})" if request_id else ""
         super().__init__(f"{operation}: unreadable answer from the DCS API{rid}: {detail}")
 
 
 class DcsApiError(DcsError):
-    """The API answered with an error status."""
+    """The API answered with an error status.
+
+    ``error_msg`` is the server's whole (scrubbed) text; ``str()`` shows at most
+    :data:`MAX_SUMMARY_TEXT` characters of it, :meth:`describe` with ``verbose=True`` all of it.
+    """
 
     def __init__(
         self,
@@ -96,19 +151,41 @@ class DcsApiError(DcsError):
         error_code: str | None,
         error_msg: str | None,
         request_id: str | None = None,
+        *,
+        note: str | None = None,
     ) -> None:
         self.operation = operation
         self.status_code = status_code
         self.error_code = error_code
         self.error_msg = error_msg
         self.request_id = request_id
-        self.hint = hint_for(status_code, error_code)
-        code = f" {error_code}" if error_code else ""
-        msg = f": {error_msg}" if error_msg else ""
-        rid = f" [request id {request_id}]" if request_id else ""
-        super().__init__(
-            f"{operation} failed: HTTP {status_code}{code}{msg}{rid}. To fix: {self.hint}"
-        )
+        self.note = note  # something the client worked out (e.g. clock skew), shown after the hint
+        self.problem = problem_of(status_code, error_code)
+        self.hint = NEUTRAL_HINTS[self.problem]
+        super().__init__(self.describe())
+
+    def describe(
+        self, advice: Mapping[Problem, str] | None = None, *, verbose: bool = False
+    ) -> str:
+        """One line: what failed, the server's words, then ``advice`` (else the neutral hint)."""
+        code = f" {self.error_code}" if self.error_code else ""
+        text = self.error_msg or ""
+        if not verbose:
+            text = _summary(text)
+        msg = f": {text}" if text else ""
+        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        hint = (advice or {}).get(self.problem, self.hint)
+        note = f" {self.note}" if self.note else ""
+        return f"{self.operation} failed: HTTP {self.status_code}{code}{msg}{rid}. To fix: {hint}.{note}"
+
+
+def _summary(text: str) -> str:
+    # The gateway appends its canonical request to a signature failure ("..., canonical request:
+    # GET|/v2/..."): useful to debug signing, noise otherwise.
+    head, marker, _ = text.partition(", canonical request:")
+    if marker:
+        return shorten(head, MAX_SUMMARY_TEXT) + " (canonical request omitted)"
+    return shorten(text, MAX_SUMMARY_TEXT)
 
 
 class AuthenticationError(DcsApiError):

@@ -11,18 +11,41 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-TASK_ID_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}")
-"""What a task id may look like: the API's ids are UUIDs or 32 hex digits. Anything that could
-change a URL (``/``, ``?``, ``#``, ``%``, ``.``, whitespace, unicode) is outside this set."""
+from .redact import MASK
+
+TASK_ID_PATTERN = re.compile(
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{32}"
+)
+"""What a task id looks like: the API's ids are UUIDs (``b21989ec-2889-4b8e-99db-19c073425ec2``)
+or 32 hex digits. Anything else is refused before a request is sent: the API answers such an id
+with 400 ``DCS.4855`` for the whole batch, and nothing that could change a URL (``/``, ``?``,
+``%``, ``.``, whitespace, unicode) fits the pattern."""
+
+TASK_ID_SHAPE = "a UUID or 32 hex digits"
+"""How error messages describe :data:`TASK_ID_PATTERN`."""
 
 
 def is_valid_task_id(value: object) -> bool:
-    """True when ``value`` is a string that is safe to put in a URL path as a task id."""
+    """True when ``value`` is a string shaped like a DCS migration task id."""
     return isinstance(value, str) and TASK_ID_PATTERN.fullmatch(value) is not None
+
+
+MAX_PAGE_SIZE = 1000
+"""The list call's largest page (``limit`` 1..1000)."""
+
+MAX_BATCH_IDS = 50
+"""Ids per batch call (batch-stop, batch-restart, delete). The API caps batch-restart and
+instance batch calls at 50 (reference section 4); batch-stop is not documented, so the same."""
+
+
+def batches(ids: Sequence[str], size: int = MAX_BATCH_IDS) -> list[list[str]]:
+    """``ids`` in consecutive slices of at most ``size`` (one API call each)."""
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
 def _to_str(value: Any) -> Any:
@@ -184,7 +207,7 @@ class InstanceEndpoint(WireModel):
     def __repr_args__(self) -> Any:
         # The API echoes Redis passwords back; never print them.
         for key, value in super().__repr_args__():
-            yield key, ("**********" if key == "password" and value else value)
+            yield key, (MASK if key == "password" and value else value)
 
 
 class BackupFile(WireModel):

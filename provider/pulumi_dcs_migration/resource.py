@@ -1,13 +1,16 @@
 """``MigrationTasksStopped``: a Pulumi resource that declares "these DCS migration tasks are stopped".
 
-The dynamic provider below translates Pulumi's lifecycle into calls on the stop-and-wait engine:
+The dynamic provider below is a thin adapter over the shared lifecycle rules
+(:mod:`.lifecycle`): it turns the dynamic provider's dicts into plain values, prints what the
+rules decide, and words its errors for a Python program's author (stack config ``dcs:*``,
+``timeout_seconds``). In Terraform's terms:
 
-* **check** validates every input a preview can know (and, with credentials, that each task
-  exists), filling region/project/endpoint from stack config or the environment;
-* **diff** treats ``task_ids`` as a set: new ids are an update that stops only them, removed ids
-  an update with no API call, a different project/region/endpoint a replacement, and a task that
-  the last refresh saw running again a change;
-* **create/update** stop and wait, printing progress; a failure lists every unfinished task;
+* **check** validates and completes the inputs (region/project/endpoint from stack config or the
+  environment), drops repeated ids with a warning, and with credentials looks every task up: a
+  preview fails on an id that does not exist and says which tasks run now;
+* **diff** treats ``task_ids`` as a set; a declared task found running now (by that look, or by
+  the last refresh) is a change, so ``preview``/``up`` converge without a refresh;
+* **create/update** stop and wait for exactly the new tasks and the ones found running;
 * **read** (refresh) records the real status of every task;
 * **delete** leaves the tasks stopped (and deletes their records only if asked to).
 
@@ -20,8 +23,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, overload
 
 import pulumi
 from pulumi.dynamic import (
@@ -35,47 +38,75 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 
+from . import lifecycle
 from .client import DcsClient, print_retries_to_stderr
-from .engine import (
-    Outcome,
-    ProgressEvent,
-    StopEngine,
-    StopIncompleteError,
-    StopOptions,
-    StopReport,
-    TaskOutcome,
-    describe,
-)
-from .errors import ConfigurationError, DcsError
-from .models import Phase, is_valid_task_id, phase_of
-from .settings import (
-    ConnectionSettings,
-    EnvironmentSettings,
-    endpoint_for,
-    resolve,
-    validate_project_id,
-)
+from .engine import ProgressEvent, StopEngine, StopOptions, StopReport
+from .errors import ConfigurationError, DcsApiError, DcsError, Problem
+from .lifecycle import UNKNOWN, camel
+from .models import batches
+from .settings import SETTING_NAMES, ConnectionSettings, Layer, resolve
 
-DEFAULT_TIMEOUT_SECONDS = 1800.0
-MAX_TASK_IDS = 10_000
-ON_FINISHED_CHOICES = ("warn", "fail")
-
-# Input names (snake_case: they are also the state's property names).
-INPUT_KEYS = frozenset(
-    {
-        "task_ids",
-        "project_id",
-        "region",
-        "endpoint",
-        "timeout_seconds",
-        "on_finished",
-        "delete_records_on_destroy",
-        "label",
-    }
-)
-REPLACE_KEYS = ("project_id", "region", "endpoint")
 CONFIG_NAMESPACE = "dcs"
+_new_unknown: Callable[[], Any] = Unknown  # untyped in the SDK
+_CONFIG_SETTINGS = tuple(s for s in SETTING_NAMES if s != "auth_token")
+
+ADVICE: dict[Problem, str] = {
+    Problem.CREDENTIALS: (
+        "check the access key and secret key (HW_ACCESS_KEY / HW_SECRET_KEY, or the stack's "
+        "secret config dcs:accessKey / dcs:secretKey) and that this machine's clock is within "
+        "15 minutes of UTC"
+    ),
+    Problem.ENDPOINT: "the endpoint or region is wrong (dcs:endpoint / dcs:region)",
+    Problem.PROJECT_ID: "the project id is malformed (dcs:projectId: 32 lower-case hex digits)",
+}
+"""This front end's words for some problems; the others keep the client's neutral hint."""
+
+STOP_ADVICE = lifecycle.pulumi_advice("timeout_seconds")
+
+
+def _config_spelling(setting: str) -> str | None:
+    return (
+        f"the stack config {CONFIG_NAMESPACE}:{camel(setting)}"
+        if setting in _CONFIG_SETTINGS
+        else None
+    )
+
+
+class TaskStopError(Exception):
+    """The error a Pulumi operation reports; its message is the whole story, no stack needed."""
+
+
+def _error(exc: DcsError) -> TaskStopError:
+    if isinstance(exc, DcsApiError):
+        return TaskStopError(exc.describe(ADVICE))
+    return TaskStopError(str(exc))
+
+
+# --- translation between the dynamic provider's dicts and the rules' plain values -------------
+
+
+def _plain(value: Any) -> Any:
+    """The engine's preview unknowns become :data:`lifecycle.UNKNOWN`, recursively."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k != "__provider"}
+    return value
+
+
+def _dynamic(value: Any) -> Any:
+    """Back again: :data:`lifecycle.UNKNOWN` becomes an unknown the engine understands."""
+    if value is UNKNOWN:
+        return _new_unknown()
+    if isinstance(value, list):
+        return [_dynamic(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dynamic(v) for k, v in value.items()}
+    return value
 
 
 def _emit(label: str, message: str) -> None:
@@ -87,402 +118,172 @@ def _emit(label: str, message: str) -> None:
 
 
 class MigrationTasksStoppedProvider(ResourceProvider):
-    """Dynamic provider of :class:`MigrationTasksStopped`. Holds no state of its own when pickled."""
+    """Dynamic provider of :class:`MigrationTasksStopped`.
+
+    Pickled into the state with only its ``label`` (the resource's name, which prefixes its
+    messages); everything else is created in the provider process.
+    """
+
+    def __init__(self, label: str = "dcs") -> None:
+        super().__init__()
+        self.label = label
 
     def configure(self, req: ConfigureRequest) -> None:
         """Keep the stack config this provider reads (``dcs:*``) for later calls."""
         # Runs in the provider process after unpickling; this object is never pickled again, so
         # keeping the stack's config (secrets included) here never reaches the state.
         print_retries_to_stderr()
-        self._stack_config = {
-            key: req.config.get(f"{CONFIG_NAMESPACE}:{key}")
-            for key in (
-                "accessKey",
-                "secretKey",
-                "securityToken",
-                "projectId",
-                "region",
-                "endpoint",
-                "caBundle",
-                "insecureSkipVerify",
-            )
-        }
+        values = {s: req.config.get(f"{CONFIG_NAMESPACE}:{camel(s)}") for s in _CONFIG_SETTINGS}
+        self._config = Layer(values, _config_spelling, "stack config")
+
+    @property
+    def config(self) -> Layer:
+        """The stack config layer (empty before ``configure``)."""
+        return getattr(self, "_config", None) or Layer({}, _config_spelling, "stack config")
+
+    def _say(self, message: str) -> None:
+        _emit(getattr(self, "label", "dcs"), message)
 
     # check ------------------------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate and complete the inputs; with credentials, also check that every task exists."""
-        inputs = {k: v for k, v in news.items() if k != "__provider"}
-        failures = [
-            CheckFailure(k, f"unknown input {k!r}; known inputs: {', '.join(sorted(INPUT_KEYS))}")
-            for k in inputs
-            if k not in INPUT_KEYS
-        ]
-        self._apply_defaults(inputs)
-        failures += _check_task_ids(inputs.get("task_ids"))
-        failures += _check_location(inputs)
-        failures += _check_options(inputs)
-        if not failures and _is_known(inputs.get("task_ids")):
-            failures += self._check_existence(inputs)
-        return CheckResult(inputs, failures)
+        """Validate and complete the inputs; with credentials, also look every task up."""
+        checked = lifecycle.check(_plain(news), self.config)
+        for warning in checked.warnings:
+            self._say(f"warning: {warning}")
+        failures = [CheckFailure(f.property, f.message) for f in checked.failures]
+        if checked.task_ids is not None:
+            failures += [
+                CheckFailure(f.property, f.message)
+                for f in self._look(checked.inputs, checked.task_ids)
+            ]
+        return CheckResult(_dynamic(checked.inputs), failures)
 
-    def _apply_defaults(self, inputs: dict[str, Any]) -> None:
-        config = getattr(self, "_stack_config", {})
-        env = EnvironmentSettings()
-        for key, conf_key, env_value in (
-            ("project_id", "projectId", env.project_id),
-            ("region", "region", env.region),
-            ("endpoint", "endpoint", env.endpoint),
-        ):
-            if inputs.get(key) in (None, ""):
-                value = config.get(conf_key) or env_value
-                if value:
-                    inputs[key] = value
-                else:
-                    inputs.pop(key, None)
-        if inputs.get("endpoint"):
-            inputs.pop("region", None)  # an explicit endpoint wins; keep one source of truth
-        inputs.setdefault("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)
-        inputs.setdefault("on_finished", "warn")
-        inputs.setdefault("delete_records_on_destroy", False)
-
-    def _check_existence(self, inputs: dict[str, Any]) -> list[CheckFailure]:
-        """With credentials, make preview fail on an id that does not exist in the project."""
+    def _look(self, inputs: Mapping[str, Any], ids: list[str]) -> list[lifecycle.Failure]:
+        """With credentials, read every task now: preview names missing and running tasks."""
         try:
             settings = self._settings(inputs)
-        except ConfigurationError:
-            return []
+        except ConfigurationError as exc:
+            return [lifecycle.Failure("task_ids", str(exc))] if _credential_error(exc) else []
         if not settings.credentials.present:
-            return []  # nothing to ask with; create will check
+            return []  # nothing to ask with; create will say so
         try:
-            with self._client(settings) as client:
-                found = StopEngine(client).look(inputs["task_ids"])
+            with DcsClient.from_settings(settings) as client:
+                looks = StopEngine(client).look(ids)
         except DcsError as exc:
-            return [CheckFailure("task_ids", f"could not look the tasks up: {exc}")]
-        missing = [o.task_id for o in found if o.outcome is Outcome.NOT_FOUND]
+            return [lifecycle.Failure("task_ids", f"could not look the tasks up: {_error(exc)}")]
+        self._remember(ids, looks)
+        missing = lifecycle.missing_tasks(looks, settings.project_id, lifecycle.snake)
         if not missing:
-            _emit(_label(inputs), _plan_line(found))
-        return [
-            CheckFailure(
-                "task_ids",
-                f"task {tid!r} does not exist in project {settings.project_id}; remove it or "
-                "check the id (dcs-migration list) and the project",
-            )
-            for tid in missing
-        ]
+            self._say(lifecycle.running_line(looks))
+        return missing
+
+    def _remember(self, ids: Sequence[str], looks: Sequence[Any]) -> None:
+        # diff and update run right after check in this same process: they plan on this look.
+        if not hasattr(self, "_seen"):
+            self._seen: dict[tuple[str, ...], dict[str, str | None]] = {}
+        self._seen[tuple(sorted(ids))] = {o.task_id: o.status for o in looks}
+
+    def _now(self, inputs: Mapping[str, Any]) -> dict[str, str | None] | None:
+        ids = inputs.get("task_ids")
+        if not isinstance(ids, list) or not lifecycle.is_known(ids):
+            return None
+        return getattr(self, "_seen", {}).get(tuple(sorted(ids)))
 
     # diff ---------------------------------------------------------------------------------
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Set-based task ids; a new project/region/endpoint replaces; drift found by refresh is a change."""
-        replaces = [k for k in REPLACE_KEYS if _known_differs(olds.get(k), news.get(k))]
-        changes = bool(replaces)
-        new_ids = news.get("task_ids")
-        if not _is_known(new_ids) or set(new_ids or []) != set(olds.get("task_ids") or []):
-            changes = True
-        for key in ("timeout_seconds", "on_finished", "delete_records_on_destroy", "label"):
-            if _known_differs(olds.get(key), news.get(key)):
-                changes = True
-        drifted = _drifted(olds)
-        if drifted:
-            changes = True
-            _emit(
-                _label(news),
-                f"{len(drifted)} task(s) running again since the last stop; up will stop: "
-                + ", ".join(drifted),
-            )
-        return DiffResult(changes=changes, replaces=replaces, delete_before_replace=False)
+        """Task ids as a set; what runs now is a change; a new project/region/endpoint replaces."""
+        news_ = _plain(news)
+        plan = lifecycle.plan(_plain(olds), news_, self._now(news_))
+        for line in plan.drift():
+            self._say(line)
+        return DiffResult(
+            changes=plan.changes, replaces=list(plan.replaces), delete_before_replace=False
+        )
 
     # create / update -------------------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        """Stop every task and wait; raises (nothing goes to state) unless all are stopped or finished."""
-        ids = list(dict.fromkeys(props["task_ids"]))
-        report = self._stop(props, ids)
-        return CreateResult(_resource_id(props), _outputs(props, _entries(report.outcomes)))
+        """Stop every task and wait; raises (nothing goes to state) unless all are stopped."""
+        inputs = _plain(props)
+        report = self._stop(inputs, inputs["task_ids"])
+        outs = lifecycle.outputs(inputs, [lifecycle.entry(o) for o in report.outcomes])
+        return CreateResult(_resource_id(inputs), outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Stop only the new ids and the ones a refresh saw running again; removals cost no call."""
-        ids = list(dict.fromkeys(news["task_ids"]))
-        old_entries = {e["task_id"]: e for e in (olds.get("tasks") or []) if isinstance(e, dict)}
-        drifted = set(_drifted(olds))
-        todo = [tid for tid in ids if tid not in old_entries or tid in drifted]
-        entries = {tid: old_entries[tid] for tid in ids if tid in old_entries}
-        if todo:
-            report = self._stop(news, todo)
-            entries.update({e["task_id"]: e for e in _entries(report.outcomes)})
-        else:
-            _emit(_label(news), "no task to stop (only removals or option changes)")
-        return UpdateResult(_outputs(news, [entries[tid] for tid in ids]))
+        """Stop the new ids and the ones running now; removals and option changes cost no call."""
+        olds_, news_ = _plain(olds), _plain(news)
+        plan = lifecycle.plan(olds_, news_, self._now(news_))
+        report = self._stop(news_, list(plan.to_stop)) if plan.to_stop else None
+        if report is None:
+            self._say("no task to stop (only removals or option changes)")
+        return UpdateResult(lifecycle.after_update(olds_, news_, report))
 
-    def _stop(self, props: Mapping[str, Any], ids: Sequence[str]) -> StopReport:
-        label = _label(props)
-        strict = props.get("on_finished") == "fail"
+    def _stop(self, inputs: Mapping[str, Any], ids: Sequence[str]) -> StopReport:
         options = StopOptions(
-            timeout=float(props.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
-            strict_finished=strict,
+            timeout=float(inputs.get("timeout_seconds") or lifecycle.DEFAULT_TIMEOUT_SECONDS),
+            strict_finished=lifecycle.strict(inputs),
         )
-        _emit(label, f"stopping {len(ids)} task(s)")
+        self._say(f"stopping {len(ids)} task(s)")
         try:
-            with self._client(self._settings(props)) as client:
-                report = StopEngine(client, options, on_progress=_progress_printer(label)).run(ids)
+            with DcsClient.from_settings(self._settings(inputs)) as client:
+                engine = StopEngine(client, options, on_progress=self._progress_printer())
+                report = engine.run(ids)
         except DcsError as exc:
-            raise _clean(exc) from None
-        for o in report.outcomes:
-            if o.outcome is Outcome.FINISHED and not strict:
-                _emit(
-                    label,
-                    f"warning: {o.task_id} had already ended with status {o.status}; "
-                    "it was not stopped and counts as not running",
-                )
-        if report.failures(strict_finished=strict):
-            raise _clean(StopIncompleteError(report, strict_finished=strict))
-        _emit(label, f"{len(report.terminated_ids)}/{len(ids)} terminated in {report.elapsed:.1f}s")
+            raise _error(exc) from None
+        for warning in lifecycle.finished_warnings(report, inputs):
+            self._say(warning)
+        failed = lifecycle.incomplete(report, inputs)
+        if failed:
+            raise TaskStopError(lifecycle.incomplete_message(failed, len(ids), STOP_ADVICE))
+        self._say(lifecycle.summary_line(report))
         return report
+
+    def _progress_printer(self) -> Callable[[ProgressEvent], None]:
+        return lambda event: self._say(event.line())
 
     # read / delete -----------------------------------------------------------------------
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: record every task's real status, and return the inputs too (no false drift)."""
-        props = {k: v for k, v in props.items() if k != "__provider"}
-        ids = list(dict.fromkeys(props.get("task_ids") or []))
+        state = _plain(props)
+        ids = list(dict.fromkeys(state.get("task_ids") or []))
         try:
-            with self._client(self._settings(props)) as client:
-                seen = {o.task_id: o for o in StopEngine(client).look(ids)}
+            with DcsClient.from_settings(self._settings(state)) as client:
+                looks = StopEngine(client).look(ids)
         except DcsError as exc:
-            raise _clean(exc) from None
-        old_entries = {e["task_id"]: e for e in (props.get("tasks") or []) if isinstance(e, dict)}
-        entries = []
-        for tid in ids:
-            entry = dict(old_entries.get(tid) or {"task_id": tid, "outcome": None})
-            now = seen[tid]
-            entry.update(
-                status=now.status, name=now.name or entry.get("name"), observed_at=now.observed_at
-            )
-            entries.append(entry)
-        inputs = {k: v for k, v in props.items() if k in INPUT_KEYS}
-        return ReadResult(id_, _outputs(inputs, entries), inputs)
+            raise _error(exc) from None
+        return ReadResult(id_, lifecycle.after_read(state, looks), lifecycle.inputs_of(state))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Leave the tasks stopped; delete their records only if ``delete_records_on_destroy``."""
-        ids = list(dict.fromkeys(props.get("task_ids") or []))
-        label = _label(props)
-        if not props.get("delete_records_on_destroy"):
-            _emit(label, f"leaving {len(ids)} task(s) as they are (stopped); nothing is deleted")
+        state = _plain(props)
+        ids = list(dict.fromkeys(state.get("task_ids") or []))
+        if not lifecycle.delete_records(state):
+            self._say(f"leaving {len(ids)} task(s) as they are (stopped); nothing is deleted")
             return
         try:
-            with self._client(self._settings(props)) as client:
-                for start in range(0, len(ids), 50):
-                    client.delete_tasks(ids[start : start + 50])
+            with DcsClient.from_settings(self._settings(state)) as client:
+                for batch in batches(ids):
+                    client.delete_tasks(batch)
         except DcsError as exc:
-            raise _clean(exc) from None
-        _emit(label, f"deleted the records of {len(ids)} task(s)")
+            raise _error(exc) from None
+        self._say(f"deleted the records of {len(ids)} task(s)")
 
     # plumbing ------------------------------------------------------------------------------
 
-    def _settings(self, props: Mapping[str, Any]) -> ConnectionSettings:
-        config = getattr(self, "_stack_config", {})
-        return resolve(
-            region=props.get("region"),
-            endpoint=props.get("endpoint"),
-            project_id=props.get("project_id"),
-            access_key=config.get("accessKey"),
-            secret_key=config.get("secretKey"),
-            security_token=config.get("securityToken"),
-            ca_bundle=config.get("caBundle"),
-            insecure_skip_verify=str(config.get("insecureSkipVerify")).lower() == "true",
-        )
-
-    @staticmethod
-    def _client(settings: ConnectionSettings) -> DcsClient:
-        return DcsClient.from_settings(settings)
+    def _settings(self, inputs: Mapping[str, Any]) -> ConnectionSettings:
+        location = {k: inputs.get(k) for k in ("project_id", "region", "endpoint")}
+        return resolve(Layer(location, lambda s: s, "input"), self.config)
 
 
-# --- helpers (pure) -------------------------------------------------------------------------
+def _credential_error(exc: ConfigurationError) -> bool:
+    return exc.setting in ("access_key", "secret_key", "security_token", "auth_token", "ca_bundle")
 
 
-def _is_known(value: Any) -> bool:
-    """False for preview-time unknowns (``pulumi.output.Unknown``), recursively in lists."""
-    if isinstance(value, list):
-        return all(_is_known(v) for v in value)
-    return type(value).__name__ != "Unknown"
-
-
-def _known_differs(old: Any, new: Any) -> bool:
-    if not _is_known(new):
-        return True
-    return (old or None) != (new or None)
-
-
-def _check_task_ids(task_ids: Any) -> list[CheckFailure]:
-    if task_ids is None:
-        return [
-            CheckFailure("task_ids", "task_ids is required: a list of migration task ids to stop")
-        ]
-    if not isinstance(task_ids, list):
-        return [
-            CheckFailure(
-                "task_ids", f"task_ids must be a list of strings, not {type(task_ids).__name__}"
-            )
-        ]
-    if not task_ids:
-        return [CheckFailure("task_ids", "task_ids is empty: give at least one migration task id")]
-    if len(task_ids) > MAX_TASK_IDS:
-        return [
-            CheckFailure(
-                "task_ids", f"task_ids has {len(task_ids)} ids; at most {MAX_TASK_IDS} per resource"
-            )
-        ]
-    failures = []
-    seen: set[str] = set()
-    for index, tid in enumerate(task_ids):
-        if not _is_known(tid):
-            continue
-        if not is_valid_task_id(tid):
-            failures.append(
-                CheckFailure(
-                    "task_ids",
-                    f"task_ids[{index}] = {_shorten(tid)} is not a valid task id "
-                    "(a UUID or 32 hex digits: letters, digits and '-')",
-                )
-            )
-        elif tid in seen:
-            failures.append(
-                CheckFailure(
-                    "task_ids", f"task_ids[{index}] = {tid!r} is listed twice; remove the duplicate"
-                )
-            )
-        else:
-            seen.add(tid)
-    return failures
-
-
-def _shorten(value: Any) -> str:
-    """A value as it appears in a message: repr'd, and cut so a huge one stays readable."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _plan_line(found: Sequence[TaskOutcome]) -> str:
-    """What preview shows: which tasks run now (and would be stopped) and which need nothing."""
-    running = [o for o in found if o.outcome is Outcome.RUNNING]
-    done = len(found) - len(running)
-    shown = ", ".join(f"{o.task_id} ({o.status})" for o in running[:5])
-    more = f" and {len(running) - 5} more" if len(running) > 5 else ""
-    head = f"{len(running)} of {len(found)} task(s) running now"
-    tail = f"; {done} already stopped or finished" if done else ""
-    return f"{head}{': ' + shown + more if running else ''}{tail}"
-
-
-def _check_location(inputs: Mapping[str, Any]) -> list[CheckFailure]:
-    failures = []
-    project = inputs.get("project_id")
-    if project is None:
-        failures.append(
-            CheckFailure(
-                "project_id",
-                "project_id is required: set it, the stack config "
-                "dcs:projectId, or HW_PROJECT_ID (32 hex digits)",
-            )
-        )
-    elif _is_known(project):
-        try:
-            validate_project_id(project)
-        except ConfigurationError as exc:
-            failures.append(CheckFailure("project_id", str(exc)))
-    region, endpoint = inputs.get("region"), inputs.get("endpoint")
-    if _is_known(region) and _is_known(endpoint):
-        try:
-            endpoint_for(region, endpoint)
-        except ConfigurationError as exc:
-            failures.append(CheckFailure("endpoint" if endpoint else "region", str(exc)))
-    return failures
-
-
-def _check_options(inputs: Mapping[str, Any]) -> list[CheckFailure]:
-    failures = []
-    timeout = inputs.get("timeout_seconds")
-    if _is_known(timeout) and (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 < timeout <= 86_400
-    ):
-        failures.append(
-            CheckFailure(
-                "timeout_seconds", "timeout_seconds must be a number of seconds in (0, 86400]"
-            )
-        )
-    on_finished = inputs.get("on_finished")
-    if _is_known(on_finished) and on_finished not in ON_FINISHED_CHOICES:
-        failures.append(
-            CheckFailure(
-                "on_finished",
-                f"on_finished must be one of {ON_FINISHED_CHOICES}, not {on_finished!r}",
-            )
-        )
-    flag = inputs.get("delete_records_on_destroy")
-    if _is_known(flag) and not isinstance(flag, bool):
-        failures.append(
-            CheckFailure(
-                "delete_records_on_destroy", "delete_records_on_destroy must be true or false"
-            )
-        )
-    label = inputs.get("label")
-    if label is not None and _is_known(label) and not isinstance(label, str):
-        failures.append(CheckFailure("label", "label must be a string"))
-    return failures
-
-
-def _drifted(olds: Mapping[str, Any]) -> list[str]:
-    """Tasks the last refresh saw running (or stopping) again although this resource stopped them."""
-    return [
-        e["task_id"]
-        for e in (olds.get("tasks") or [])
-        if isinstance(e, dict)
-        and phase_of(e.get("status")) in (Phase.RUNNING, Phase.STOPPING, Phase.UNKNOWN)
-        and e.get("status") is not None
-    ]
-
-
-def _entries(outcomes: Sequence[TaskOutcome]) -> list[dict[str, Any]]:
-    return [
-        {
-            "task_id": o.task_id,
-            "name": o.name,
-            "status": o.status,
-            "outcome": o.outcome.value,
-            "observed_at": o.observed_at,
-        }
-        for o in outcomes
-    ]
-
-
-def _outputs(inputs: Mapping[str, Any], entries: list[dict[str, Any]]) -> dict[str, Any]:
-    outs = {k: v for k, v in inputs.items() if k in INPUT_KEYS}
-    outs["tasks"] = entries
-    outs["terminated_ids"] = [e["task_id"] for e in entries if e.get("status") == "TERMINATED"]
-    return outs
-
-
-def _resource_id(props: Mapping[str, Any]) -> str:
-    return f"{props['project_id']}/stopped-{len(props['task_ids'])}"
-
-
-def _label(props: Mapping[str, Any]) -> str:
-    label = props.get("label")
-    return label if isinstance(label, str) and label else "dcs"
-
-
-def _progress_printer(label: str) -> Callable[[ProgressEvent], None]:
-    return lambda event: _emit(label, event.line())
-
-
-class TaskStopError(Exception):
-    """The error a Pulumi operation reports; its message is the whole story, no stack needed."""
-
-
-def _clean(exc: Exception) -> TaskStopError:
-    return TaskStopError(str(exc))
+def _resource_id(inputs: Mapping[str, Any]) -> str:
+    return f"{inputs['project_id']}/stopped-{len(inputs['task_ids'])}"
 
 
 # --- the resource ---------------------------------------------------------------------------
@@ -493,12 +294,13 @@ class MigrationTasksStoppedArgs:
     """Inputs of :class:`MigrationTasksStopped`.
 
     Attributes:
-        task_ids: ids of the migration tasks that must be stopped (a set: order is ignored).
-        project_id: the IAM project (32 hex digits); default: config ``dcs:projectId``, then
-            ``HW_PROJECT_ID`` / ``HUAWEICLOUD_SDK_PROJECT_ID``.
+        task_ids: ids of the migration tasks that must be stopped (a set: order and repetition
+            are ignored).
+        project_id: the IAM project (32 hex digits); default: stack config ``dcs:projectId``,
+            then ``HW_PROJECT_ID`` / ``HUAWEICLOUD_SDK_PROJECT_ID``.
         region: e.g. ``cn-north-4``; default: ``dcs:region``, then ``HW_REGION_NAME``.
         endpoint: an explicit API URL instead of the region's (the simulator); default:
-            ``dcs:endpoint``, then ``HW_DCS_ENDPOINT``.
+            ``dcs:endpoint``, then ``HW_DCS_ENDPOINT``. It wins over a region (with a warning).
         timeout_seconds: how long ``up`` waits for every task to read ``TERMINATED`` (default
             1800; Pulumi's ``custom_timeouts`` never reach a dynamic provider).
         on_finished: a task that already ended on its own (``SUCCESS``, ``FAILED``, ...) can never
@@ -517,11 +319,65 @@ class MigrationTasksStoppedArgs:
     delete_records_on_destroy: pulumi.Input[bool] | None = None
 
 
+ARG_NAMES = tuple(f.name for f in fields(MigrationTasksStoppedArgs))
+
+
+def resource_args(
+    resource_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[MigrationTasksStoppedArgs, pulumi.ResourceOptions | None]:
+    """The args object and options from either call form, as generated Pulumi SDKs accept them.
+
+    ``(name, MigrationTasksStoppedArgs(...), opts)``, ``(name, args=..., opts=...)`` or
+    ``(name, opts, task_ids=..., ...)``. Unknown keywords are a :class:`TypeError` naming the
+    known inputs.
+    """
+    positional = list(args)
+    given_args = kwargs.pop("args", None)
+    opts = kwargs.pop("opts", None)
+    if positional and isinstance(positional[0], MigrationTasksStoppedArgs):
+        given_args = positional.pop(0)
+    if positional and (positional[0] is None or isinstance(positional[0], pulumi.ResourceOptions)):
+        opts = positional.pop(0)
+    if positional:
+        raise TypeError(
+            f"MigrationTasksStopped({resource_name!r}, ...): unexpected positional argument "
+            f"{positional[0]!r}; pass MigrationTasksStoppedArgs(...) or keyword inputs"
+        )
+    unknown = sorted(set(kwargs) - set(ARG_NAMES))
+    if unknown:
+        raise TypeError(
+            f"MigrationTasksStopped({resource_name!r}, ...) got unexpected keyword argument(s) "
+            f"{', '.join(unknown)}; known inputs: {', '.join(ARG_NAMES)} (and args, opts)"
+        )
+    if given_args is not None and kwargs:
+        raise TypeError(
+            f"MigrationTasksStopped({resource_name!r}, ...): give either args or keyword inputs "
+            f"({', '.join(sorted(kwargs))}), not both"
+        )
+    if given_args is None:
+        if "task_ids" not in kwargs:
+            raise TypeError(
+                f"MigrationTasksStopped({resource_name!r}, ...) needs task_ids (or args=...)"
+            )
+        given_args = MigrationTasksStoppedArgs(**kwargs)
+    if not isinstance(given_args, MigrationTasksStoppedArgs):
+        raise TypeError(
+            f"args must be a MigrationTasksStoppedArgs, not {type(given_args).__name__}"
+        )
+    if opts is not None and not isinstance(opts, pulumi.ResourceOptions):
+        raise TypeError(f"opts must be a pulumi.ResourceOptions, not {type(opts).__name__}")
+    return given_args, opts
+
+
 class MigrationTasksStopped(Resource, module="dcs", name="MigrationTasksStopped"):
     """Declares that a set of DCS migration tasks is stopped (status ``TERMINATED``).
 
-    ``pulumi up`` batch-stops the tasks and waits for them; ``pulumi refresh`` notices a task that
-    runs again and the next ``up`` stops it again; ``pulumi destroy`` leaves the tasks stopped.
+    ``pulumi up`` batch-stops the tasks that run and waits for them; a task that runs again is
+    stopped again by the next ``up``, with or without a refresh; ``pulumi destroy`` leaves the
+    tasks stopped. Both call forms of generated Pulumi SDKs work::
+
+        MigrationTasksStopped("cutover", task_ids=[...], region="cn-north-4")
+        MigrationTasksStopped("cutover", MigrationTasksStoppedArgs(task_ids=[...]), opts)
 
     Outputs: ``tasks`` (per task: ``task_id``, ``name``, ``status``, ``outcome`` — ``stopped``,
     ``already_terminated`` or ``finished_before_stop`` — and ``observed_at``) and
@@ -538,26 +394,35 @@ class MigrationTasksStopped(Resource, module="dcs", name="MigrationTasksStopped"
     tasks: pulumi.Output[list[dict[str, Any]]]
     terminated_ids: pulumi.Output[list[str]]
 
+    @overload
     def __init__(
         self,
         resource_name: str,
         args: MigrationTasksStoppedArgs,
         opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        config = pulumi.Config(CONFIG_NAMESPACE)
-        props: dict[str, Any] = {
-            "task_ids": args.task_ids,
-            "project_id": args.project_id or config.get("projectId"),
-            "region": args.region or config.get("region"),
-            "endpoint": args.endpoint or config.get("endpoint"),
-            "timeout_seconds": args.timeout_seconds,
-            "on_finished": args.on_finished,
-            "delete_records_on_destroy": args.delete_records_on_destroy,
-            "label": resource_name,
-            "tasks": None,
-            "terminated_ids": None,
-        }
-        super().__init__(MigrationTasksStoppedProvider(), resource_name, props, opts)
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        task_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
+        project_id: pulumi.Input[str] | None = None,
+        region: pulumi.Input[str] | None = None,
+        endpoint: pulumi.Input[str] | None = None,
+        timeout_seconds: pulumi.Input[float] | None = None,
+        on_finished: pulumi.Input[str] | None = None,
+        delete_records_on_destroy: pulumi.Input[bool] | None = None,
+    ) -> None: ...
+
+    def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
+        """Declare the tasks stopped; see the class docstring for the two call forms."""
+        given, opts = resource_args(resource_name, args, kwargs)
+        props: dict[str, Any] = {name: getattr(given, name) for name in ARG_NAMES}
+        props.update(tasks=None, terminated_ids=None)
+        super().__init__(MigrationTasksStoppedProvider(resource_name), resource_name, props, opts)
 
 
 __all__ = [
@@ -565,5 +430,4 @@ __all__ = [
     "MigrationTasksStoppedArgs",
     "MigrationTasksStoppedProvider",
     "TaskStopError",
-    "describe",
 ]

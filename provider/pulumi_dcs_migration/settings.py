@@ -1,36 +1,61 @@
-"""Where the region, project, endpoint and credentials come from, and in which order.
+"""Where the region, project, endpoint, TLS options and credentials come from, in which order.
 
-Precedence, first found wins, per setting:
+Precedence lives here and nowhere else. A front end hands :func:`resolve` its layers of explicit
+values, most specific first (a resource input, then the stack or provider config; a command-line
+option), each with the words its users set a value with (``dcs:projectId``, ``--project-id``).
+The environment always comes last:
 
-1. an explicit argument (a resource input, a stack config key, a CLI option);
+1. the layers given, in order;
 2. the Huawei Cloud Terraform provider's variables: ``HW_ACCESS_KEY``, ``HW_SECRET_KEY``,
    ``HW_SECURITY_TOKEN``, ``HW_PROJECT_ID``, ``HW_REGION_NAME``, ``HW_AUTH_TOKEN``;
 3. the Huawei Cloud SDK's variables: ``HUAWEICLOUD_SDK_AK``, ``HUAWEICLOUD_SDK_SK``,
-   ``HUAWEICLOUD_SDK_SECURITY_TOKEN``, ``HUAWEICLOUD_SDK_PROJECT_ID``, ``HUAWEICLOUD_SDK_REGION``.
+   ``HUAWEICLOUD_SDK_SECURITY_TOKEN``, ``HUAWEICLOUD_SDK_PROJECT_ID``, ``HUAWEICLOUD_SDK_REGION``;
+4. this project's own: ``HW_DCS_ENDPOINT``, ``HW_DCS_CA_BUNDLE``, ``HW_DCS_INSECURE_SKIP_VERIFY``.
 
-``HW_DCS_ENDPOINT`` (this project's own) overrides the region's endpoint, e.g. for the simulator.
+An endpoint wins over a region when both are found (and :attr:`Location.ignored_region` says so,
+so that front ends can warn). A bad value raises :class:`~.errors.ConfigurationError` naming the
+setting and where it came from.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
-from dataclasses import dataclass
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth import AkSkAuth, TokenAuth
 from .errors import ConfigurationError
+from .redact import shown
 
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z0-9]+)*-\d+")
 PROJECT_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+SETTING_NAMES = (
+    "region",
+    "endpoint",
+    "project_id",
+    "access_key",
+    "secret_key",
+    "security_token",
+    "auth_token",
+    "ca_bundle",
+    "insecure_skip_verify",
+)
+SECRET_SETTINGS = frozenset({"access_key", "secret_key", "security_token", "auth_token"})
 
 
 class EnvironmentSettings(BaseSettings):
-    """Settings read from the environment only (explicit values are layered on top)."""
+    """The settings found in the environment (the last layer of every resolution)."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=False)
 
@@ -53,9 +78,91 @@ class EnvironmentSettings(BaseSettings):
     )
     endpoint: str | None = Field(None, validation_alias=AliasChoices("HW_DCS_ENDPOINT"))
     ca_bundle: str | None = Field(None, validation_alias=AliasChoices("HW_DCS_CA_BUNDLE"))
-    insecure_skip_verify: bool = Field(
-        False, validation_alias=AliasChoices("HW_DCS_INSECURE_SKIP_VERIFY")
+    insecure_skip_verify: bool | None = Field(
+        None, validation_alias=AliasChoices("HW_DCS_INSECURE_SKIP_VERIFY")
     )
+
+
+def env_names(setting: str) -> str:
+    """The environment variables of one setting, as a user reads them (``HW_PROJECT_ID or ...``)."""
+    alias = EnvironmentSettings.model_fields[setting].validation_alias
+    names = (
+        [a for a in alias.choices if isinstance(a, str)] if isinstance(alias, AliasChoices) else []
+    )
+    return " / ".join(names)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One source of settings: its values (``None`` = not set here) and how users set each one.
+
+    ``spelling`` maps a setting name to the words of this source (``"dcs:projectId"``,
+    ``"--project-id"``), or to ``None`` where this source cannot set that setting.
+    """
+
+    values: Mapping[str, Any]
+    spelling: Callable[[str], str | None] = field(default=lambda name: name)
+    source: str = "input"
+
+    def get(self, name: str) -> Any:
+        """The value of ``name`` here, ``None`` when unset (empty strings count as unset)."""
+        value = self.values.get(name)
+        return None if value == "" else value
+
+
+def explicit(**values: Any) -> Layer:
+    """A layer of keyword values spelled as Python arguments (``project_id``)."""
+    return Layer(values, lambda name: name, "argument")
+
+
+def _environment_layer() -> Layer:
+    try:
+        env = EnvironmentSettings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error.get("loc", ("?",))[0])
+        variable = env_names(name) if name in SETTING_NAMES else name
+        raise ConfigurationError(
+            f"{variable} must be true or false, not {str(error.get('input'))[:40]!r}",
+            setting=name,
+        ) from None
+    values: dict[str, Any] = {}
+    for name in SETTING_NAMES:
+        value = getattr(env, name)
+        values[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return Layer(values, env_names, "environment")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A resolved value and the words of the source it came from (for messages)."""
+
+    value: Any
+    where: str
+
+
+def _first(name: str, layers: tuple[Layer, ...]) -> Found | None:
+    for layer in layers:
+        value = layer.get(name)
+        if value is not None:
+            return Found(value, layer.spelling(name) or name)
+    return None
+
+
+def _where_to_set(name: str, layers: tuple[Layer, ...]) -> str:
+    places = [p for p in (layer.spelling(name) for layer in layers) if p]
+    return ", ".join(places[:-1]) + (" or " if len(places) > 1 else "") + places[-1]
+
+
+@dataclass(frozen=True)
+class Location:
+    """Which project, and where its API is: ``base_url`` from an endpoint or a region."""
+
+    project_id: str
+    base_url: str
+    region: str | None = None
+    endpoint: str | None = None
+    ignored_region: Found | None = None  # a region that lost to an endpoint (front ends warn)
 
 
 @dataclass(frozen=True, repr=False)
@@ -66,6 +173,7 @@ class Credentials:
     secret_key: SecretStr | None = None
     security_token: SecretStr | None = None
     auth_token: SecretStr | None = None
+    how_to_set: str = "HW_ACCESS_KEY and HW_SECRET_KEY (or HW_AUTH_TOKEN)"
 
     def __repr__(self) -> str:
         kind = "token" if self.auth_token else "aksk" if self.access_key else "none"
@@ -97,10 +205,7 @@ class Credentials:
                 security_token=self.security_token,
                 project_id=project_id,
             )
-        raise ConfigurationError(
-            "no DCS credentials: set HW_ACCESS_KEY and HW_SECRET_KEY (or HW_AUTH_TOKEN), "
-            "or the stack's secret config dcs:accessKey / dcs:secretKey"
-        )
+        raise ConfigurationError(f"no DCS credentials: set {self.how_to_set}", setting="access_key")
 
 
 @dataclass(frozen=True)
@@ -111,27 +216,149 @@ class ConnectionSettings:
     project_id: str
     credentials: Credentials
     verify: bool | str = True  # True, a CA bundle path, or False (only when asked for explicitly)
+    location: Location | None = None
 
 
-def endpoint_for(region: str | None = None, endpoint: str | None = None) -> str:
-    """The API base URL: an explicit endpoint if given, else the region's public endpoint.
+def resolve_location(*layers: Layer) -> Location:
+    """The project and API URL from ``layers`` then the environment; raises on a bad value."""
+    return _location((*layers, _environment_layer()))
 
-    Plain ``http://`` is refused unless the host is loopback (the simulator).
-    """
-    if endpoint:
-        return validate_endpoint(endpoint)
-    if region:
-        return f"https://dcs.{validate_region(region)}.myhuaweicloud.com"
+
+def _location(layers: tuple[Layer, ...]) -> Location:
+    project = _first("project_id", layers)
+    if project is None:
+        raise ConfigurationError(
+            "no project id: set " + _where_to_set("project_id", layers) + " (32 hex digits)",
+            setting="project_id",
+        )
+    project_id = _checked(validate_project_id, project)
+    region, endpoint = _first("region", layers), _first("endpoint", layers)
+    if endpoint is not None:
+        base = _checked(validate_endpoint, endpoint)
+        return Location(project_id, base, None, base, ignored_region=region)
+    if region is not None:
+        base = _checked(endpoint_for, region)
+        return Location(project_id, base, str(region.value), None)
     raise ConfigurationError(
-        "no region or endpoint: set region (e.g. cn-north-4; HW_REGION_NAME or dcs:region) "
-        "or endpoint (HW_DCS_ENDPOINT or dcs:endpoint)"
+        "no region or endpoint: set a region (e.g. cn-north-4: "
+        + _where_to_set("region", layers)
+        + ") or an endpoint ("
+        + _where_to_set("endpoint", layers)
+        + ")",
+        setting="region",
     )
+
+
+def _checked(check: Callable[[str], str], found: Found) -> str:
+    try:
+        return check(found.value)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{found.where}: {exc}", setting=exc.setting) from None
+
+
+def resolve(*layers: Layer) -> ConnectionSettings:
+    """Everything a client needs, from ``layers`` then the environment."""
+    every = (*layers, _environment_layer())
+    location = _location(every)
+
+    def secret(name: str) -> SecretStr | None:
+        found = _first(name, every)
+        if found is None:
+            return None
+        check_credential(str(found.value), found.where, name)
+        return SecretStr(str(found.value))
+
+    access = secret("access_key")
+    credentials = Credentials(
+        access_key=access.get_secret_value() if access else None,
+        secret_key=secret("secret_key"),
+        security_token=secret("security_token"),
+        auth_token=secret("auth_token"),
+        how_to_set=_where_to_set("access_key", every)
+        + " and "
+        + _where_to_set("secret_key", every)
+        + " (or HW_AUTH_TOKEN)",
+    )
+    return ConnectionSettings(
+        location.base_url,
+        location.project_id,
+        credentials,
+        _verify(every),
+        location,
+    )
+
+
+def check_credential(value: str, where: str, setting: str) -> None:
+    """Refuse a credential with control characters (a CRLF file), naming where it came from."""
+    if _CONTROL.search(value):
+        raise ConfigurationError(
+            f"{where} contains a control character (a stray newline or carriage return?): "
+            "set it again without one",
+            setting=setting,
+        )
+
+
+def _verify(layers: tuple[Layer, ...]) -> bool | str:
+    """httpx's ``verify``: on by default, a CA bundle file if given, off only when asked.
+
+    The first layer that says anything about TLS wins, so an explicit "verify" (a CLI option)
+    overrides ``HW_DCS_INSECURE_SKIP_VERIFY=true`` from the environment.
+    """
+    for layer in layers:
+        insecure = layer.get("insecure_skip_verify")
+        if insecure is not None:
+            where = layer.spelling("insecure_skip_verify") or "insecure_skip_verify"
+            flag = parse_bool(insecure, where, "insecure_skip_verify")
+            if flag:
+                return False
+        bundle = layer.get("ca_bundle")
+        if bundle is not None:
+            return _ca_bundle(str(bundle), layer.spelling("ca_bundle") or "ca_bundle")
+        if insecure is not None:
+            return True
+    return True
+
+
+def _ca_bundle(path: str, where: str) -> str:
+    if not os.path.isfile(path):
+        raise ConfigurationError(
+            f"{where}: CA bundle {path!r} is not a readable file", setting=where
+        )
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError):
+        raise ConfigurationError(
+            f"{where}: {path!r} holds no PEM certificate a TLS client can use", setting="ca_bundle"
+        ) from None
+    return path
+
+
+def parse_bool(value: Any, where: str, setting: str | None = None) -> bool:
+    """``true``/``false`` (and 1/0, yes/no, on/off) from config strings; raises naming ``where``."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ConfigurationError(
+        f"{where} must be true or false, not {str(value)[:40]!r}", setting=where
+    )
+
+
+def endpoint_for(region: str) -> str:
+    """The public endpoint of a region: ``https://dcs.{region}.myhuaweicloud.com``."""
+    return f"https://dcs.{validate_region(region)}.myhuaweicloud.com"
 
 
 def validate_region(region: str) -> str:
     """Return ``region`` if it looks like a region id (``cn-north-4``), else raise ConfigurationError."""
     if not isinstance(region, str) or not REGION_PATTERN.fullmatch(region):
-        raise ConfigurationError(f"invalid region {region!r}: expected a region id like cn-north-4")
+        raise ConfigurationError(
+            f"invalid region {str(region)[:80]!r}: expected a region id like cn-north-4",
+            setting="region",
+        )
     return region
 
 
@@ -139,8 +366,9 @@ def validate_project_id(project_id: str) -> str:
     """Return ``project_id`` if it is 32 lower-case hex digits, else raise ConfigurationError."""
     if not isinstance(project_id, str) or not PROJECT_ID_PATTERN.fullmatch(project_id):
         raise ConfigurationError(
-            f"invalid project id {project_id!r}: expected 32 lower-case hex digits "
-            "(console: My Credentials > API Credentials)"
+            f"invalid project id {str(project_id)[:80]!r}: expected 32 lower-case hex digits "
+            "(console: My Credentials > API Credentials)",
+            setting="project_id",
         )
     return project_id
 
@@ -157,85 +385,50 @@ def is_loopback(host: str) -> bool:
 
 def validate_endpoint(endpoint: str) -> str:
     """Check an endpoint URL and return it without a trailing slash."""
+    shown = repr(str(endpoint)[:120])
     try:
         url = httpx.URL(endpoint)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError(f"invalid endpoint {endpoint!r}: {exc}") from None
-    if url.scheme not in ("https", "http") or not url.host:
-        raise ConfigurationError(f"invalid endpoint {endpoint!r}: expected https://host[:port]")
-    if url.scheme == "http" and not is_loopback(url.host):
+        host = url.host
+    except (httpx.InvalidURL, TypeError, ValueError, UnicodeError) as exc:
+        raise ConfigurationError(f"invalid endpoint {shown}: {exc}", setting="endpoint") from None
+    if url.scheme not in ("https", "http") or not host or not _valid_host(host):
         raise ConfigurationError(
-            f"refusing plain http endpoint {endpoint!r}: credentials and signatures would cross "
-            "the network unencrypted; use https (http is allowed only for a loopback simulator)"
+            f"invalid endpoint {shown}: expected https://host[:port]", setting="endpoint"
+        )
+    if url.scheme == "http" and not is_loopback(host):
+        raise ConfigurationError(
+            f"refusing plain http endpoint {shown}: credentials and signatures would cross "
+            "the network unencrypted; use https (http is allowed only for a loopback simulator)",
+            setting="endpoint",
         )
     if url.userinfo or url.query or url.fragment:
         raise ConfigurationError(
-            f"invalid endpoint {endpoint!r}: no user, query or fragment allowed"
+            f"invalid endpoint {shown}: no user, query or fragment allowed", setting="endpoint"
         )
     return str(url).rstrip("/")
 
 
-def resolve(
-    *,
-    region: str | None = None,
-    endpoint: str | None = None,
-    project_id: str | None = None,
-    access_key: str | None = None,
-    secret_key: str | None = None,
-    security_token: str | None = None,
-    auth_token: str | None = None,
-    ca_bundle: str | None = None,
-    insecure_skip_verify: bool | None = None,
-    environ: dict[str, str] | None = None,
-) -> ConnectionSettings:
-    """Combine explicit values with the environment into :class:`ConnectionSettings`."""
-    env = _read_env(environ)
-    project = project_id or env.project_id
-    if not project:
+def _valid_host(host: str) -> bool:
+    """A DNS name of non-empty labels, or an IP address (``a..b`` and ``-x`` are not hosts)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    labels = host.rstrip(".").split(".")
+    return all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", lab) for lab in labels)
+
+
+def positive_seconds(value: Any, where: str, *, maximum: float = 86_400) -> float:
+    """A number of seconds in ``(0, maximum]``; NaN, infinity, booleans and text are refused."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 < value <= maximum
+    ):
         raise ConfigurationError(
-            "no project id: set project_id (HW_PROJECT_ID or dcs:projectId), 32 hex digits"
+            f"{where} must be a number of seconds in (0, {maximum:g}], not {shown(value)}",
+            setting=where,
         )
-    base = endpoint_for(region or env.region, endpoint or env.endpoint)
-    creds = Credentials(
-        access_key=access_key or (env.access_key.get_secret_value() if env.access_key else None),
-        secret_key=SecretStr(secret_key) if secret_key else env.secret_key,
-        security_token=SecretStr(security_token) if security_token else env.security_token,
-        auth_token=SecretStr(auth_token) if auth_token else env.auth_token,
-    )
-    return ConnectionSettings(
-        base,
-        validate_project_id(project),
-        creds,
-        tls_verify(ca_bundle or env.ca_bundle, insecure_skip_verify or env.insecure_skip_verify),
-    )
-
-
-def tls_verify(ca_bundle: str | None, insecure_skip_verify: bool) -> bool | str:
-    """httpx's ``verify``: on by default, a CA bundle file if given, off only when asked."""
-    if insecure_skip_verify:
-        return False
-    if ca_bundle:
-        if not os.path.isfile(ca_bundle):
-            raise ConfigurationError(f"CA bundle {ca_bundle!r} is not a readable file")
-        return ca_bundle
-    return True
-
-
-def _read_env(environ: dict[str, str] | None) -> EnvironmentSettings:
-    if environ is None:
-        return EnvironmentSettings()
-    # pydantic-settings reads os.environ; an explicit mapping (tests, the provider) goes in as
-    # init values keyed by alias, keeping the same precedence.
-    fields = EnvironmentSettings.model_fields
-    values: dict[str, str] = {}
-    for field in fields.values():
-        choices = (
-            field.validation_alias.choices
-            if isinstance(field.validation_alias, AliasChoices)
-            else []
-        )
-        for alias in choices:
-            if isinstance(alias, str) and environ.get(alias):
-                values[alias] = environ[alias]
-                break
-    return EnvironmentSettings.model_validate(values)
+    return float(value)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pulumi_dcs_migration.simulator import RunningSimulator
+from dcs_simulator import RunningSimulator
 
 SCRIPT = str(Path(sys.executable).with_name("dcs-migration"))
 """The installed console script next to this interpreter (``.venv/bin/dcs-migration``)."""

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_dcs_migration.client import DcsClient
+from dcs_simulator import RunningSimulator
+from dcs_simulator.testing import client_for
 from pulumi_dcs_migration.models import ConfigInstance, CreateTaskBody
-from pulumi_dcs_migration.settings import resolve
-from pulumi_dcs_migration.simulator import RunningSimulator
 
 from ..conftest import SimulatorFactory
 from .helpers import SCRIPT, clean_env, requests_made, run, sim_env
@@ -71,19 +70,13 @@ def test_list_name_filter_goes_to_the_api_and_table_shows_tasks(
 
 
 def _task_with_passwords(sim: RunningSimulator) -> str:
-    settings = resolve(
-        endpoint=sim.url,
-        project_id=sim.config.project_id,
-        access_key=sim.config.access_key,
-        secret_key=sim.config.secret_key,
-    )
     body = CreateTaskBody(
         task_name="with-passwords",
         migration_type="online_migration",
         source_instance=ConfigInstance(addrs="10.0.0.1:6379", password="src-pass-0001"),
         target_instance=ConfigInstance(id=str(uuid.uuid4()), password="tgt-pass-0002"),
     )
-    with DcsClient.from_settings(settings) as client:
+    with client_for(sim) as client:
         return client.create_task(body).id
 
 

@@ -19,9 +19,10 @@ import stamina
 from click.testing import CliRunner
 from rich.console import Console
 
+from dcs_simulator import RunningSimulator
 from pulumi_dcs_migration.cli import ExitCode, cli
 from pulumi_dcs_migration.cli.app import error_exit_code, read_ids, status_filter
-from pulumi_dcs_migration.cli.output import MASK, flatten, mask_secrets
+from pulumi_dcs_migration.cli.output import flatten
 from pulumi_dcs_migration.cli.progress import (
     LiveView,
     plain_line,
@@ -36,7 +37,7 @@ from pulumi_dcs_migration.errors import (
     DcsTransportError,
     InvalidTaskIdError,
 )
-from pulumi_dcs_migration.simulator import RunningSimulator
+from pulumi_dcs_migration.redact import MASK, mask_secrets
 
 from ..conftest import SimulatorFactory
 from .helpers import SCRIPT, sim_env

@@ -7,6 +7,8 @@ import time
 import pytest
 import stamina
 
+from dcs_simulator import RunningSimulator
+from dcs_simulator.testing import UNKNOWN_TASK_ID, client_for
 from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions
 from pulumi_dcs_migration.errors import (
@@ -16,9 +18,6 @@ from pulumi_dcs_migration.errors import (
     ServerError,
     TaskNotFoundError,
 )
-from pulumi_dcs_migration.simulator import RunningSimulator
-
-from ..helpers import UNKNOWN_TASK_ID, client_for
 
 UNKNOWN = UNKNOWN_TASK_ID
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_dcs_migration.simulator import RunningSimulator
+from dcs_simulator import RunningSimulator
+from dcs_simulator.testing import UNKNOWN_TASK_ID as UNKNOWN
 
 from .pulumi_project import PulumiProject
 
 pytestmark = pytest.mark.e2e
-UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
 def project_for(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_dcs_migration.simulator import RunningSimulator
+from dcs_simulator import RunningSimulator
 
 from .pulumi_project import PULUMI, PulumiProject
 

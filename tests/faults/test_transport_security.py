@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dcs_simulator import RunningSimulator
 from pulumi_dcs_migration.auth import AkSkAuth
 from pulumi_dcs_migration.client import DcsClient, RetryPolicy
 from pulumi_dcs_migration.errors import AuthenticationError, ConfigurationError, DcsTransportError
 from pulumi_dcs_migration.settings import resolve
-from pulumi_dcs_migration.simulator import RunningSimulator
 
 NO_RETRY = RetryPolicy(attempts=1)
 
@@ -55,38 +55,51 @@ def tls_sim(simulator_factory, tls_files: tuple[Path, Path]) -> RunningSimulator
     return simulator_factory(tls_certfile=str(cert), tls_keyfile=str(key))
 
 
-def env_for(sim: RunningSimulator, **extra: str) -> dict[str, str]:
+def env_for(monkeypatch: pytest.MonkeyPatch, sim: RunningSimulator, **extra: str) -> None:
+    """Point the real environment at ``sim`` (precedence is tested the way users set it)."""
     cfg = sim.config
-    return {
+    for name in ("HW_DCS_CA_BUNDLE", "HW_DCS_INSECURE_SKIP_VERIFY", "HW_REGION_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    values = {
         "HW_ACCESS_KEY": cfg.access_key,
         "HW_SECRET_KEY": cfg.secret_key,
         "HW_PROJECT_ID": cfg.project_id,
         "HW_DCS_ENDPOINT": sim.url,
         **extra,
     }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
 
 
-def test_verification_is_on_by_default(tls_sim: RunningSimulator) -> None:
+def test_verification_is_on_by_default(
+    tls_sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert tls_sim.url.startswith("https://")
-    settings = resolve(environ=env_for(tls_sim))
+    env_for(monkeypatch, tls_sim)
+    settings = resolve()
     assert settings.verify is True
     with pytest.raises(DcsTransportError, match="could not reach"):
         DcsClient.from_settings(settings, retry=NO_RETRY).list_tasks()
 
 
-def test_custom_ca_bundle(tls_sim: RunningSimulator, tls_files: tuple[Path, Path]) -> None:
-    settings = resolve(environ=env_for(tls_sim, HW_DCS_CA_BUNDLE=str(tls_files[0])))
+def test_custom_ca_bundle(
+    tls_sim: RunningSimulator, tls_files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_for(monkeypatch, tls_sim, HW_DCS_CA_BUNDLE=str(tls_files[0]))
+    settings = resolve()
     assert settings.verify == str(tls_files[0])
     with DcsClient.from_settings(settings) as client:
         assert client.list_tasks().count == 0
     with pytest.raises(ConfigurationError, match="CA bundle"):
-        resolve(environ=env_for(tls_sim, HW_DCS_CA_BUNDLE="/nonexistent/ca.pem"))
+        env_for(monkeypatch, tls_sim, HW_DCS_CA_BUNDLE="/nonexistent/ca.pem")
+        resolve()
 
 
 def test_turning_verification_off_is_explicit_and_loud(
-    tls_sim: RunningSimulator, caplog: pytest.LogCaptureFixture
+    tls_sim: RunningSimulator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = resolve(environ=env_for(tls_sim, HW_DCS_INSECURE_SKIP_VERIFY="true"))
+    env_for(monkeypatch, tls_sim, HW_DCS_INSECURE_SKIP_VERIFY="true")
+    settings = resolve()
     assert settings.verify is False
     with caplog.at_level(logging.WARNING), DcsClient.from_settings(settings) as client:
         assert client.list_tasks().count == 0

@@ -8,11 +8,10 @@ import grpc
 import pytest
 from pulumi.runtime.proto import provider_pb2
 
-from pulumi_dcs_migration.simulator import RunningSimulator
+from dcs_simulator import RunningSimulator
+from dcs_simulator.testing import UNKNOWN_TASK_ID as UNKNOWN
 
 from .grpc_harness import ProviderProcess, from_struct
-
-UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def test_check_fills_defaults_and_rejects_bad_input(
     provider: ProviderProcess, simulator: RunningSimulator
 ) -> None:
     ids = simulator.admin.create_tasks(2)
-    inputs, failures = provider.check({"task_ids": ids, "label": "cutover"})
+    inputs, failures = provider.check({"task_ids": ids})
     assert failures == []
     assert (
         inputs["endpoint"] == simulator.url and inputs["project_id"] == simulator.config.project_id
@@ -49,7 +48,11 @@ def test_check_fills_defaults_and_rejects_bad_input(
     reasons = dict.fromkeys(p for p, _ in failures)
     assert set(reasons) == {"bogus", "task_ids", "timeout_seconds"}
     text = " ".join(r for _, r in failures)
-    assert "'../etc' is not a valid task id" in text and "listed twice" in text
+    assert "'../etc' is not a valid task id" in text
+
+    # a repeated id is dropped (a list built as a + b may repeat one), not a failure
+    inputs, failures = provider.check({"task_ids": [ids[0], ids[1], ids[0]]})
+    assert failures == [] and inputs["task_ids"] == ids
 
     _, failures = provider.check({"task_ids": []})
     assert failures == [("task_ids", "task_ids is empty: give at least one migration task id")]
@@ -88,7 +91,7 @@ def test_diff_is_set_based_and_replaces_on_location(provider: ProviderProcess) -
 
 def test_create_read_update_delete(provider: ProviderProcess, simulator: RunningSimulator) -> None:
     ids = simulator.admin.create_tasks(3)
-    inputs, _ = provider.check({"task_ids": ids[:2], "label": "cutover"})
+    inputs, _ = provider.check({"task_ids": ids[:2]})
     id_, outs = provider.create(inputs)
     assert sorted(outs["terminated_ids"]) == sorted(ids[:2])
     assert {t["outcome"] for t in outs["tasks"]} == {"stopped"}
@@ -102,7 +105,7 @@ def test_create_read_update_delete(provider: ProviderProcess, simulator: Running
     assert "tasks" not in from_struct(read.inputs)
 
     simulator.admin.reset_counters()
-    news, _ = provider.check({"task_ids": ids, "label": "cutover"})
+    news, _ = provider.check({"task_ids": ids})
     updated = provider.update(refreshed, news)
     assert sorted(updated["terminated_ids"]) == sorted(ids)
     assert simulator.admin.task(ids[0])["status"] == "TERMINATED"

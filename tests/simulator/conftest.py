@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from pulumi_dcs_migration.auth import AkSkAuth
-from pulumi_dcs_migration.simulator import (
+from dcs_simulator import (
     DEMO_ACCESS_KEY,
     DEMO_PROJECT_ID,
     DEMO_SECRET_KEY,
     RunningSimulator,
 )
+from pulumi_dcs_migration.auth import AkSkAuth
 
 from .sim_helpers import ClientFactory
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from pulumi_dcs_migration.simulator import DEMO_PROJECT_ID, RunningSimulator
+from dcs_simulator import DEMO_PROJECT_ID, RunningSimulator
 
 P = f"/v2/{DEMO_PROJECT_ID}"
 """Path prefix of every DCS route for the demo project."""

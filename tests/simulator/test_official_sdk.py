@@ -21,7 +21,7 @@ from huaweicloudsdkdcs.v2 import (
     StopMigrationTaskSyncRequest,
 )
 
-from pulumi_dcs_migration.simulator import (
+from dcs_simulator import (
     DEMO_ACCESS_KEY,
     DEMO_PROJECT_ID,
     DEMO_SECRET_KEY,

@@ -8,13 +8,13 @@ from collections.abc import Generator
 import httpx
 import pytest
 
-from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth, sdk_date
-from pulumi_dcs_migration.simulator import (
+from dcs_simulator import (
     DEMO_ACCESS_KEY,
     DEMO_PROJECT_ID,
     DEMO_SECRET_KEY,
     RunningSimulator,
 )
+from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth, sdk_date
 
 from .sim_helpers import ClientFactory, P, SimulatorFactory
 

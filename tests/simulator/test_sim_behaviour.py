@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from pulumi_dcs_migration.simulator import Behaviour, RunningSimulator
+from dcs_simulator import Behaviour, RunningSimulator
 
 from .sim_helpers import ClientFactory, P, SimulatorFactory
 

@@ -1,4 +1,4 @@
-"""The ``dcs-simulator`` console script and ``python -m pulumi_dcs_migration.simulator``:
+"""The ``dcs-simulator`` console script and ``python -m dcs_simulator``:
 first stdout line carries the URL, the server answers, SIGINT/SIGTERM exit 0."""
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth
-from pulumi_dcs_migration.simulator import (
+from dcs_simulator import (
     DEMO_ACCESS_KEY,
     DEMO_PROJECT_ID,
     DEMO_SECRET_KEY,
     SimulatorAdmin,
 )
+from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth
 
 from .sim_helpers import P
 
 SCRIPT = Path(sys.executable).with_name("dcs-simulator")
 COMMANDS = {
-    "module": [sys.executable, "-m", "pulumi_dcs_migration.simulator"],
+    "module": [sys.executable, "-m", "dcs_simulator"],
     "script": [str(SCRIPT)],
 }
 

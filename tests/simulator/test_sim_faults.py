@@ -7,14 +7,15 @@ import time
 import httpx
 import pytest
 
-from pulumi_dcs_migration.auth import AkSkAuth
-from pulumi_dcs_migration.simulator import (
+from dcs_simulator import (
     DEMO_ACCESS_KEY,
     DEMO_SECRET_KEY,
     OPERATIONS,
     FaultPlan,
     RunningSimulator,
 )
+from dcs_simulator.testing import UNKNOWN_TASK_ID
+from pulumi_dcs_migration.auth import AkSkAuth
 
 from .sim_helpers import P
 
@@ -95,12 +96,16 @@ def test_drop_on_a_fresh_connection(simulator: RunningSimulator) -> None:
 def test_faults_only_hit_listed_operations(simulator: RunningSimulator, dcs: httpx.Client) -> None:
     simulator.admin.set_faults(operations=["batch_stop"], server_error={"probability": 1.0})
     assert list_call(dcs).status_code == 200
-    response = dcs.post(f"{P}/migration-task/batch-stop", json={"migration_tasks": ["abc"]})
+    response = dcs.post(
+        f"{P}/migration-task/batch-stop", json={"migration_tasks": [UNKNOWN_TASK_ID]}
+    )
     assert response.status_code == 500
     # admin routes never see faults
     assert simulator.admin.health()["ok"] is True
     simulator.admin.clear_faults()
-    response = dcs.post(f"{P}/migration-task/batch-stop", json={"migration_tasks": ["abc"]})
+    response = dcs.post(
+        f"{P}/migration-task/batch-stop", json={"migration_tasks": [UNKNOWN_TASK_ID]}
+    )
     assert response.status_code == 200
 
 

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from pulumi_dcs_migration.simulator import RunningSimulator, SimulatorConfig, SimulatorState
+from dcs_simulator import RunningSimulator, SimulatorConfig, SimulatorState
 
 from .sim_helpers import ClientFactory, P, SimulatorFactory, wait_for_status
 

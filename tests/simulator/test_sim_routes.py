@@ -7,13 +7,13 @@ import uuid
 import httpx
 import pytest
 
+from dcs_simulator import RunningSimulator
 from pulumi_dcs_migration.models import (
     BatchResultResponse,
     ListMigrationTasksResponse,
     MigrationTask,
     TaskCreatedResponse,
 )
-from pulumi_dcs_migration.simulator import RunningSimulator
 
 from .sim_helpers import P, wait_for_status
 

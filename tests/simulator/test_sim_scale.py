@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from pulumi_dcs_migration.simulator import RunningSimulator
+from dcs_simulator import RunningSimulator
 
 from .sim_helpers import P
 

@@ -1,26 +1,26 @@
-"""stacks/fleet.py end to end: several simulated regions, one stack each, run in parallel."""
+"""`dcs-migration fleet` end to end: several simulated regions, one stack each, run in parallel."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pulumi_dcs_migration.simulator import RunningSimulator
+from dcs_simulator import RunningSimulator
+from dcs_simulator.testing import UNKNOWN_TASK_ID as UNKNOWN
 
 from ..conftest import SimulatorFactory
 from ..e2e.pulumi_project import REPO, VENV_BIN, require_pulumi
 
 pytestmark = pytest.mark.e2e
 
-FLEET = REPO / "stacks" / "fleet.py"
-UNKNOWN = "00000000-0000-4000-8000-000000000000"
+DCS_MIGRATION = REPO / ".venv" / "bin" / "dcs-migration"
+
 # Region 1 lives in "another account": its keys come from variables the fleet file names.
 OTHER_AK, OTHER_SK = "REGION1ACCESSKEY0001", "region-one-secret-key-not-the-demo-one"
 
@@ -39,7 +39,7 @@ class Region:
 
 @dataclass
 class FleetRun:
-    """What one run of fleet.py produced."""
+    """What one run of the fleet produced."""
 
     code: int
     stdout: str
@@ -69,7 +69,7 @@ def make_regions(factory: SimulatorFactory, count: int = 3, tasks: int = 3) -> l
 
 
 def run_fleet(tmp_path: Path, regions: list[Region], *extra: str) -> FleetRun:
-    """Write the fleet file and run fleet.py as an operator would, with its own backend/home."""
+    """Write the fleet file and run the fleet as an operator would, with its own backend/home."""
     require_pulumi()
     fleet_file = tmp_path / "fleet.yaml"
     fleet_file.write_text(json.dumps({"stacks": [r.entry for r in regions]}))  # JSON is YAML
@@ -89,7 +89,7 @@ def run_fleet(tmp_path: Path, regions: list[Region], *extra: str) -> FleetRun:
     (tmp_path / "state").mkdir(exist_ok=True)
     args = [str(fleet_file), "--log-dir", str(tmp_path / "logs"), "--summary-json", str(summary)]
     proc = subprocess.run(
-        [sys.executable, str(FLEET), *args, *extra],
+        [str(DCS_MIGRATION), "fleet", *args, *extra],
         env=env,
         capture_output=True,
         text=True,
@@ -107,7 +107,8 @@ def test_fleet_stops_every_region_and_a_bad_entry_fails_alone(
 
     first = run_fleet(tmp_path, regions, "--parallel", "3")
 
-    assert first.code == 1, first.stdout + first.stderr
+    # exit 4, as for every dcs-migration command where not everything reached the goal
+    assert first.code == 4, first.stdout + first.stderr
     rows = first.by_stack()
     names = [f"fleet-region-{i}-{r.sim.config.project_id[:8]}" for i, r in enumerate(regions)]
     assert list(rows) == names  # the summary keeps the fleet file's order
@@ -159,11 +160,11 @@ def test_fleet_rejects_a_bad_file_before_running_anything(tmp_path: Path) -> Non
     )
     env = {**os.environ, "PULUMI_CONFIG_PASSPHRASE": "x"}
     proc = subprocess.run(
-        [sys.executable, str(FLEET), str(fleet_file), "--log-dir", str(tmp_path / "logs")],
+        [str(DCS_MIGRATION), "fleet", str(fleet_file), "--log-dir", str(tmp_path / "logs")],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 2
-    assert "exactly one of region or endpoint" in proc.stdout
+    assert "exactly one of region or endpoint" in proc.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_dcs_migration.simulator import RunningSimulator
+from dcs_simulator import RunningSimulator
 
 from ..conftest import SimulatorFactory
 from ..e2e.pulumi_project import PULUMI, PulumiProject

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pulumi_dcs_migration.engine import Outcome, StopEngine, StopIncompleteError, StopOptions
+from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions
 from pulumi_dcs_migration.errors import DcsApiError, TaskNotFoundError
+from pulumi_dcs_migration.lifecycle import incomplete_message, pulumi_advice
 from pulumi_dcs_migration.models import (
     BatchItemResult,
     ListMigrationTasksResponse,
@@ -157,7 +158,8 @@ def test_timeout_lists_every_unfinished_task() -> None:
     assert by[tid(1)].outcome is Outcome.TIMED_OUT and by[tid(1)].status == "TERMINATING"
     assert by[tid(2)].outcome is Outcome.STOPPED
     assert 60 <= report.elapsed <= 61
-    message = str(StopIncompleteError(report))
+    failed = report.failures()
+    message = incomplete_message(failed, len(report.outcomes), pulumi_advice("timeout_seconds"))
     assert (
         tid(1) in message
         and "TERMINATING" in message

@@ -14,8 +14,11 @@ from hypothesis import strategies as st
 from pulumi_dcs_migration.auth import AkSkAuth
 from pulumi_dcs_migration.client import DcsClient
 from pulumi_dcs_migration.errors import InvalidTaskIdError
+from pulumi_dcs_migration.lifecycle import INPUT_NAMES
 from pulumi_dcs_migration.models import TASK_ID_PATTERN, is_valid_task_id
-from pulumi_dcs_migration.resource import INPUT_KEYS, MigrationTasksStoppedProvider
+from pulumi_dcs_migration.resource import MigrationTasksStoppedProvider
+
+INPUT_KEYS = frozenset(INPUT_NAMES)
 
 PID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 VALID_ID = st.from_regex(TASK_ID_PATTERN, fullmatch=True)
@@ -76,7 +79,7 @@ input_values = st.fixed_dictionaries(
 def test_check_never_crashes_and_accepts_only_sound_inputs(news: dict[str, Any]) -> None:
     inputs, failures = check(dict(news))
     for prop, reason in failures:
-        assert prop in INPUT_KEYS | {"unknown_key"} and reason
+        assert prop in INPUT_KEYS | {"unknown_key", "label"} and reason
     if failures:
         return
     ids = inputs["task_ids"]

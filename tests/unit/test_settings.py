@@ -1,70 +1,148 @@
-"""Settings precedence and endpoint safety."""
+"""Settings precedence (layers, then HW_*, then HUAWEICLOUD_SDK_*) and endpoint safety.
+
+Precedence is tested through the real environment (monkeypatch), the way users set it.
+"""
+
+from __future__ import annotations
 
 import pytest
 
 from pulumi_dcs_migration.errors import ConfigurationError
-from pulumi_dcs_migration.settings import endpoint_for, resolve
+from pulumi_dcs_migration.settings import (
+    SETTING_NAMES,
+    EnvironmentSettings,
+    Layer,
+    endpoint_for,
+    explicit,
+    resolve,
+    resolve_location,
+    validate_endpoint,
+)
 
 PID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+OTHER_PID = "1" * 32
+
+
+@pytest.fixture(autouse=True)
+def no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start every test from an environment without any Huawei Cloud setting."""
+    for field in EnvironmentSettings.model_fields.values():
+        for alias in getattr(field.validation_alias, "choices", ()):
+            monkeypatch.delenv(str(alias), raising=False)
 
 
 def test_region_endpoint() -> None:
     assert endpoint_for("cn-north-4") == "https://dcs.cn-north-4.myhuaweicloud.com"
-    assert endpoint_for("cn-north-4", "http://127.0.0.1:9/") == "http://127.0.0.1:9"
+    assert validate_endpoint("http://127.0.0.1:9/") == "http://127.0.0.1:9"
 
 
 @pytest.mark.parametrize(
-    "bad", ["http://example.com", "ftp://x", "https://u:p@h", "https://h/?q=1", "nonsense"]
+    "bad",
+    [
+        "http://example.com",
+        "ftp://x",
+        "https://u:p@h",
+        "https://h/?q=1",
+        "nonsense",
+        "https://a..b",
+        "https://-x.example",
+    ],
 )
 def test_unsafe_endpoints_refused(bad: str) -> None:
-    with pytest.raises(ConfigurationError):
-        endpoint_for(None, bad)
+    with pytest.raises(ConfigurationError) as info:
+        validate_endpoint(bad)
+    assert info.value.setting == "endpoint"
 
 
 def test_http_allowed_on_loopback_only() -> None:
     for ok in ("http://localhost:1", "http://127.0.0.5:1", "http://[::1]:1"):
-        endpoint_for(None, ok)
+        validate_endpoint(ok)
 
 
-@pytest.mark.parametrize("bad", ["cn north", "CN-NORTH-4", "cn-north-4/../x", ""])
+@pytest.mark.parametrize("bad", ["cn north", "CN-NORTH-4", "cn-north-4/../x"])
 def test_bad_region(bad: str) -> None:
     with pytest.raises(ConfigurationError):
-        endpoint_for(bad, None) if bad else endpoint_for(None, None)
+        endpoint_for(bad)
 
 
-def test_precedence_argument_then_hw_then_sdk() -> None:
-    env = {
-        "HW_ACCESS_KEY": "hwak",
-        "HW_SECRET_KEY": "hwsk",
-        "HUAWEICLOUD_SDK_AK": "sdkak",
-        "HUAWEICLOUD_SDK_SK": "sdksk",
-        "HUAWEICLOUD_SDK_PROJECT_ID": PID,
-        "HW_REGION_NAME": "cn-north-4",
-    }
-    s = resolve(environ=env)
-    assert s.credentials.access_key == "hwak" and s.project_id == PID
+def test_precedence_layers_then_hw_then_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUAWEICLOUD_SDK_AK", "sdkak")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_SK", "sdksk")
+    monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", PID)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_REGION", "eu-west-101")
+    s = resolve()
+    assert s.credentials.access_key == "sdkak" and s.project_id == PID
+    assert s.credentials.secret_key is not None
+    assert s.credentials.secret_key.get_secret_value() == "sdksk"
+    assert s.endpoint == "https://dcs.eu-west-101.myhuaweicloud.com"
+
+    monkeypatch.setenv("HW_ACCESS_KEY", "hwak")
+    monkeypatch.setenv("HW_SECRET_KEY", "hwsk")
+    monkeypatch.setenv("HW_REGION_NAME", "cn-north-4")
+    s = resolve()
+    assert s.credentials.access_key == "hwak"
     assert s.endpoint == "https://dcs.cn-north-4.myhuaweicloud.com"
-    s = resolve(
-        environ={k: v for k, v in env.items() if not k.startswith("HW_")}, region="eu-west-101"
-    )
-    assert s.credentials.access_key == "sdkak"
-    assert (
-        s.credentials.secret_key is not None
-        and s.credentials.secret_key.get_secret_value() == "sdksk"
-    )
-    s = resolve(environ=env, access_key="argak", secret_key="argsk")
-    assert s.credentials.access_key == "argak"
-    assert "hwsk" not in repr(s) and "argsk" not in repr(s)
+
+    config = Layer({"access_key": "confak", "secret_key": "confsk", "project_id": OTHER_PID})
+    s = resolve(explicit(access_key="argak", secret_key="argsk"), config)
+    assert s.credentials.access_key == "argak" and s.project_id == OTHER_PID
+    assert "hwsk" not in repr(s) and "argsk" not in repr(s) and "confsk" not in repr(s)
+    assert resolve(config).credentials.access_key == "confak"
 
 
-def test_missing_pieces_are_named() -> None:
-    with pytest.raises(ConfigurationError, match="project id"):
-        resolve(environ={}, region="cn-north-4")
-    with pytest.raises(ConfigurationError, match="region or endpoint"):
-        resolve(environ={}, project_id=PID)
+def test_an_endpoint_wins_over_a_region_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HW_REGION_NAME", "cn-north-4")
+    location = resolve_location(explicit(project_id=PID, endpoint="http://127.0.0.1:9"))
+    assert location.base_url == "http://127.0.0.1:9" and location.region is None
+    assert location.ignored_region is not None
+    assert location.ignored_region.value == "cn-north-4"
+    assert "HW_REGION_NAME" in location.ignored_region.where
+
+
+def test_missing_pieces_are_named_where_they_can_be_set() -> None:
+    options = Layer({}, {"project_id": "--project-id", "region": "--region"}.get, "option")
+    with pytest.raises(
+        ConfigurationError, match="project id: set --project-id, project_id or HW_PROJECT_ID / "
+    ):
+        resolve(options, explicit(region="cn-north-4"))
+    with pytest.raises(ConfigurationError, match="region or endpoint") as info:
+        resolve(explicit(project_id=PID))
+    assert info.value.setting == "region"
     with pytest.raises(ConfigurationError, match="32 lower-case hex"):
-        resolve(environ={}, project_id="nope", region="cn-north-4")
-    creds = resolve(environ={}, project_id=PID, region="cn-north-4").credentials
+        resolve(explicit(project_id="nope", region="cn-north-4"))
+    creds = resolve(explicit(project_id=PID, region="cn-north-4")).credentials
     assert not creds.present
     with pytest.raises(ConfigurationError, match="HW_ACCESS_KEY"):
         creds.auth(PID)
+
+
+def test_a_bad_environment_value_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HW_DCS_INSECURE_SKIP_VERIFY", "banana")
+    with pytest.raises(ConfigurationError, match="HW_DCS_INSECURE_SKIP_VERIFY"):
+        resolve(explicit(project_id=PID, region="cn-north-4"))
+
+
+@pytest.mark.parametrize("variable", ["HW_SECURITY_TOKEN", "HW_AUTH_TOKEN", "HW_SECRET_KEY"])
+def test_a_credential_with_a_control_character_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    secret = "a-temporary-token-value-0123456789"
+    monkeypatch.setenv(variable, secret + "\r")
+    with pytest.raises(ConfigurationError) as info:
+        resolve(explicit(project_id=PID, region="cn-north-4"))
+    assert variable in str(info.value) and secret not in str(info.value)
+
+
+def test_tls_the_first_layer_that_says_anything_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    where = explicit(project_id=PID, region="cn-north-4")
+    monkeypatch.setenv("HW_DCS_INSECURE_SKIP_VERIFY", "true")
+    assert resolve(where).verify is False
+    assert resolve(explicit(insecure_skip_verify=False), where).verify is True
+    monkeypatch.delenv("HW_DCS_INSECURE_SKIP_VERIFY")
+    assert resolve(where).verify is True
+
+
+def test_every_setting_has_an_environment_variable() -> None:
+    assert set(SETTING_NAMES) == set(EnvironmentSettings.model_fields)

@@ -7,12 +7,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dcs_simulator.verify import verify_request
 from pulumi_dcs_migration.auth import (
     AkSkAuth,
     TokenAuth,
     canonical_query,
     canonical_uri,
-    verify_request,
 )
 
 VECTORS = json.loads((Path(__file__).parent.parent / "data" / "signing-vectors.json").read_text())[

@@ -9,6 +9,7 @@ unexpected error.
 from __future__ import annotations
 
 import enum
+import importlib
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 import click
 
 from ..client import DcsClient, print_retries_to_stderr
-from ..engine import Outcome, StopEngine, StopOptions, StopReport, TaskOutcome, describe, unique_ids
+from ..engine import Outcome, StopEngine, StopOptions, StopReport, TaskOutcome, unique_ids
 from ..errors import (
     ConfigurationError,
     DcsApiError,
@@ -26,14 +27,33 @@ from ..errors import (
     DcsProtocolError,
     DcsTransportError,
     InvalidTaskIdError,
+    Problem,
 )
-from ..models import MigrationTaskSummary
-from ..settings import resolve
+from ..lifecycle import incomplete_message as _incomplete_message
+from ..models import MigrationTaskSummary, batches
+from ..settings import Layer, resolve
 from . import output
 from .progress import progress_reporter
 
-BATCH_SIZE = 50
-"""Ids per batch-restart / delete call (the API caps batch calls at 50)."""
+ADVICE: dict[Problem, str] = {
+    Problem.CREDENTIALS: (
+        "check the access key and secret key (HW_ACCESS_KEY / HW_SECRET_KEY, or HW_AUTH_TOKEN) "
+        "and that this machine's clock is within 15 minutes of UTC"
+    ),
+    Problem.ENDPOINT: "the endpoint or region is wrong (--endpoint / --region)",
+    Problem.TASK_NOT_FOUND: (
+        "no such task in this project: check the id (dcs-migration list) and --project-id"
+    ),
+}
+"""The command line's words for some problems; the others keep the client's neutral hint."""
+
+_OPTION_SPELLING = {
+    "region": "--region",
+    "endpoint": "--endpoint",
+    "project_id": "--project-id",
+    "ca_bundle": "--ca-bundle",
+    "insecure_skip_verify": "--insecure",
+}
 
 
 class ExitCode(enum.IntEnum):
@@ -124,7 +144,25 @@ def error_exit_code(exc: BaseException) -> ExitCode:
 
 
 class DcsGroup(click.Group):
-    """A click group that turns the package's errors into messages and exit codes."""
+    """A click group that turns the package's errors into messages and exit codes.
+
+    ``fleet`` is loaded on first use: it pulls in pulumi's Automation API, which the other
+    commands do not need (and ``--help`` should not wait for).
+    """
+
+    lazy_commands = {"fleet": ("pulumi_dcs_migration.cli.fleet", "fleet_command")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command, the lazy ones included."""
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A command by name, importing a lazy one when asked for."""
+        if cmd_name in self.lazy_commands:
+            module, name = self.lazy_commands[cmd_name]
+            command: click.Command = getattr(importlib.import_module(module), name)
+            return command
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; map errors (see :class:`ExitCode`)."""
@@ -136,14 +174,17 @@ class DcsGroup(click.Group):
             code = error_exit_code(exc)
             if code is ExitCode.UNEXPECTED and os.environ.get("DCS_MIGRATION_TRACEBACK"):
                 raise
-            raise cli_error(_message(exc, code), code) from None
+            verbose = isinstance(ctx.obj, GlobalOptions) and ctx.obj.verbose
+            raise cli_error(_message(exc, code, verbose), code) from None
 
 
-def _message(exc: BaseException, code: ExitCode) -> str:
+def _message(exc: BaseException, code: ExitCode, verbose: bool = False) -> str:
     if code is ExitCode.INTERRUPTED:
         return "interrupted"
     if code is ExitCode.UNEXPECTED:
         return f"unexpected error ({type(exc).__name__}): {exc}"
+    if isinstance(exc, DcsApiError):
+        return exc.describe(ADVICE, verbose=verbose)
     return str(exc)
 
 
@@ -155,21 +196,40 @@ class GlobalOptions:
     region: str | None = None
     project_id: str | None = None
     ca_bundle: str | None = None
-    insecure: bool = False
+    insecure: bool | None = None  # None: as the environment says (HW_DCS_INSECURE_SKIP_VERIFY)
+    verbose: bool = False
 
     def client(self) -> DcsClient:
         """A client from these options and the environment (credentials: environment only)."""
-        settings = resolve(region=self.region, endpoint=self.endpoint, project_id=self.project_id)
-        if self.insecure:
+        options = Layer(
+            {
+                "region": self.region,
+                "endpoint": self.endpoint,
+                "project_id": self.project_id,
+                "ca_bundle": self.ca_bundle,
+                "insecure_skip_verify": self.insecure,
+            },
+            _OPTION_SPELLING.get,
+            "option",
+        )
+        settings = resolve(options)
+        if settings.verify is False:
             click.secho(
-                "WARNING: --insecure: TLS certificates are NOT verified. Anyone on the network "
-                "path can read these requests and forge the answers. Use --ca-bundle instead.",
+                "WARNING: TLS certificates are NOT verified (--insecure or "
+                "HW_DCS_INSECURE_SKIP_VERIFY). Anyone on the network path can read these requests "
+                "and forge the answers. Use --ca-bundle instead.",
                 err=True,
                 fg="red",
                 bold=True,
             )
-        verify: bool | str = False if self.insecure else self.ca_bundle or True
-        return DcsClient.from_settings(settings, verify=verify)
+        location = settings.location
+        if location is not None and location.ignored_region is not None:
+            click.echo(
+                f"warning: region {location.ignored_region.value} (from "
+                f"{location.ignored_region.where}) is ignored: the endpoint {location.endpoint} wins",
+                err=True,
+            )
+        return DcsClient.from_settings(settings)
 
 
 pass_options = click.make_pass_decorator(GlobalOptions)
@@ -184,7 +244,13 @@ pass_options = click.make_pass_decorator(GlobalOptions)
     type=click.Path(exists=True, dir_okay=False, readable=True),
     help="PEM file of CA certificates to verify the API's TLS certificate with.",
 )
-@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (dangerous).")
+@click.option(
+    "--insecure/--verify-tls",
+    default=None,
+    help="Do not verify TLS certificates (dangerous) / verify them even if "
+    "HW_DCS_INSECURE_SKIP_VERIFY says not to. Default: verify, unless the environment says not to.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show the server's whole error text.")
 @click.version_option(package_name="pulumi-dcs-migration", prog_name="dcs-migration")
 @click.pass_context
 def cli(
@@ -193,7 +259,8 @@ def cli(
     region: str | None,
     project_id: str | None,
     ca_bundle: str | None,
-    insecure: bool,
+    insecure: bool | None,
+    verbose: bool,
 ) -> None:
     """List, inspect, stop, restart and delete Huawei Cloud DCS data-migration tasks.
 
@@ -201,7 +268,7 @@ def cli(
     """
     if ca_bundle and insecure:
         raise click.UsageError("--ca-bundle and --insecure contradict each other; pick one")
-    ctx.obj = GlobalOptions(endpoint, region, project_id, ca_bundle, insecure)
+    ctx.obj = GlobalOptions(endpoint, region, project_id, ca_bundle, insecure, verbose)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
@@ -356,20 +423,10 @@ _ADVICE: dict[Outcome, str] = {
 
 def incomplete_message(failed: Sequence[TaskOutcome], total: int) -> str:
     """The exit-4 message: each task not stopped, with its status, then what to do."""
-    lines = [f"{len(failed)} of {total} task(s) are not stopped:"]
-    lines += [f"  - {describe(o)}" for o in failed]
-    advice = [_ADVICE[k] for k in _ADVICE if any(o.outcome is k for o in failed)]
-    if advice:
-        lines.append("To fix: " + "; ".join(advice) + ".")
-    return "\n".join(lines)
+    return _incomplete_message(failed, total, _ADVICE)
 
 
 # --- restart / delete -------------------------------------------------------------------------
-
-
-def chunks(ids: Sequence[str], size: int = BATCH_SIZE) -> list[list[str]]:
-    """``ids`` in consecutive slices of at most ``size``."""
-    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
 @cli.command("restart")
@@ -381,7 +438,7 @@ def restart_command(opts: GlobalOptions, task_ids: tuple[str, ...], as_json: boo
     ids = read_ids(task_ids)
     rows = []
     with opts.client() as client:
-        for chunk in chunks(ids):
+        for chunk in batches(ids):
             answered = {item.task_id: item for item in client.batch_restart(chunk)}
             rows += [output.batch_json(tid, answered.get(tid)) for tid in chunk]
     output.print_rows("restart", rows, as_json)
@@ -406,7 +463,7 @@ def delete_command(
     deleted: list[str] = []
     with opts.client() as client:
         try:
-            for chunk in chunks(ids):
+            for chunk in batches(ids):
                 deleted += client.delete_tasks(chunk) or chunk
         except DcsError as exc:
             _report_partial_delete(deleted, as_json)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,29 +19,10 @@ from rich.text import Text
 
 from ..engine import TaskOutcome
 from ..models import BatchItemResult, MigrationTask, MigrationTaskSummary
+from ..redact import mask_secrets
 
-MASK = "********"
-"""What a secret value is replaced with."""
-
-_SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|credential", re.IGNORECASE)
 PIPE_WIDTH = 200
 """Table width when stdout is not a terminal (and ``COLUMNS`` is unset): ids are never cut."""
-
-
-def mask_secrets(value: Any) -> Any:
-    """A copy of ``value`` (JSON-like) where every non-empty secret-looking field is masked."""
-    if isinstance(value, Mapping):
-        return {
-            key: MASK if _is_secret(str(key), item) else mask_secrets(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [mask_secrets(item) for item in value]
-    return value
-
-
-def _is_secret(key: str, value: Any) -> bool:
-    return _SECRET_KEY.search(key) is not None and value not in (None, "")
 
 
 def stdout_console() -> Console:

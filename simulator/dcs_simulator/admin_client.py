@@ -93,7 +93,7 @@ class SimulatorAdmin:
         self._call("DELETE", "/counters")
 
     def set_faults(self, **spec: Any) -> None:
-        """Replace the fault plan (see :mod:`pulumi_dcs_migration.simulator.faults`)."""
+        """Replace the fault plan (see :mod:`dcs_simulator.faults`)."""
         self._call("POST", "/faults", spec)
 
     def faults(self) -> dict[str, Any]:

@@ -1,13 +1,10 @@
 """Stop migration tasks across many regions/projects: one Pulumi stack per fleet entry.
 
-A small Automation API program: every entry of a fleet file becomes its own stack
-(``fleet-<name>-<project[:8]>``) whose inline program declares one ``MigrationTasksStopped``.
-Stacks run in parallel (``--parallel N``), each one's output goes to its own log file (and, with
-``--verbose``, to stderr with a ``[stack]`` prefix), and one summary table ends the run; the
-exit code is 1 if any stack failed.
-
-    .venv/bin/python stacks/fleet.py fleet.yaml --parallel 4
-    .venv/bin/python stacks/fleet.py fleet.yaml --action preview
+An Automation API program behind ``dcs-migration fleet``: every entry of a fleet file becomes its
+own stack (``fleet-<name>-<project[:8]>``) whose inline program declares one
+``MigrationTasksStopped``. Stacks run in parallel (``--parallel N``), each one's output goes to
+its own log file (and, with ``--verbose``, to stderr with a ``[stack]`` prefix), and one summary
+table ends the run.
 
 Fleet file (YAML or JSON)::
 
@@ -20,15 +17,13 @@ Fleet file (YAML or JSON)::
         access_key_env: PROD_AK              # optional: read this stack's AK/SK from these
         secret_key_env: PROD_SK              #   variables instead of HW_ACCESS_KEY/HW_SECRET_KEY
 
-Environment: ``PULUMI_BACKEND_URL`` (default: a file backend in the repo's ignored ``.state/``),
+Environment: ``PULUMI_BACKEND_URL`` (default: a file backend in ``./.state/fleet-backend``),
 ``PULUMI_CONFIG_PASSPHRASE`` (or ``..._FILE``) and the credentials. Credentials stay in the
 environment of the pulumi processes: they are never written to stack config or state.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import sys
@@ -37,22 +32,20 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 import pulumi
-import yaml  # type: ignore[import-untyped]
+import yaml
 from pulumi import automation as auto
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from pulumi_dcs_migration import MigrationTasksStopped, MigrationTasksStoppedArgs
+from .resource import MigrationTasksStopped
 
-REPO = Path(__file__).resolve().parents[1]
-VENV = REPO / ".venv"
 PROJECT_NAME = "dcs-migration-fleet"
-DEFAULT_BACKEND_DIR = REPO / ".state" / "fleet-backend"
+DEFAULT_STATE_DIR = Path(".state")
 ACTIONS = ("up", "preview", "refresh", "destroy")
 GENERIC_ERRORS = (
     "Resource monitor has terminated",
@@ -178,13 +171,11 @@ def make_program(entry: FleetEntry) -> Callable[[], None]:
     def program() -> None:
         cutover = MigrationTasksStopped(
             "cutover",
-            MigrationTasksStoppedArgs(
-                task_ids=list(entry.task_ids),
-                project_id=entry.project_id,
-                region=entry.region,
-                endpoint=entry.endpoint,
-                timeout_seconds=entry.timeout_seconds,
-            ),
+            task_ids=list(entry.task_ids),
+            project_id=entry.project_id,
+            region=entry.region,
+            endpoint=entry.endpoint,
+            timeout_seconds=entry.timeout_seconds,
         )
         pulumi.export("terminated_ids", cutover.terminated_ids)
 
@@ -210,8 +201,9 @@ def open_stack(entry: FleetEntry, settings: FleetSettings, work_dir: str) -> aut
     """Create or select ``entry``'s stack, with a private work dir for its settings files."""
     project = auto.ProjectSettings(
         name=PROJECT_NAME,
-        # The dynamic provider's shim runs $PULUMI_RUNTIME_VIRTUALENV/bin/python: our venv.
-        runtime=auto.ProjectRuntimeInfo(name="python", options={"virtualenv": str(VENV)}),
+        # The dynamic provider's shim runs $PULUMI_RUNTIME_VIRTUALENV/bin/python: this Python's
+        # environment, where this package is installed.
+        runtime=auto.ProjectRuntimeInfo(name="python", options={"virtualenv": sys.prefix}),
     )
     return auto.create_or_select_stack(
         stack_name=entry.stack_name,
@@ -363,47 +355,29 @@ def summary_table(results: Sequence[StackResult], action: str, seconds: float) -
             r.location,
             str(r.tasks),
             "-" if r.terminated is None else str(r.terminated),
-            r.outcome if r.ok else f"[red]{r.outcome}[/red]",
+            Text(r.outcome, style="" if r.ok else "red"),
             f"{r.seconds:.1f}s",
         )
     return table
 
 
-# --- command line -------------------------------------------------------------------------
+# --- environment ----------------------------------------------------------------------------
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("fleet_file", type=Path, help="YAML or JSON list of stacks")
-    parser.add_argument("--action", choices=ACTIONS, default="up")
-    parser.add_argument("--parallel", type=int, default=4, help="stacks at once (default 4)")
-    parser.add_argument(
-        "--log-dir", type=Path, help="per-stack logs (default: .state/fleet-logs/<time>)"
-    )
-    parser.add_argument("--summary-json", type=Path, help="also write the results as JSON here")
-    parser.add_argument("-v", "--verbose", action="store_true", help="stream output, prefixed")
-    args = parser.parse_args(argv)
-    if args.parallel < 1:
-        parser.error("--parallel must be >= 1")
-    return args
-
-
-def backend_url() -> str:
-    """``PULUMI_BACKEND_URL``, or a file backend under the repo's ignored ``.state/``."""
+def backend_url(state_dir: Path = DEFAULT_STATE_DIR) -> str:
+    """``PULUMI_BACKEND_URL``, or a file backend under ``state_dir`` (created)."""
     url = os.environ.get("PULUMI_BACKEND_URL")
     if url:
         return url
-    DEFAULT_BACKEND_DIR.mkdir(parents=True, exist_ok=True)
-    return f"file://{DEFAULT_BACKEND_DIR}"
+    backend = (state_dir / "fleet-backend").resolve()
+    backend.mkdir(parents=True, exist_ok=True)
+    return f"file://{backend}"
 
 
 def pulumi_command() -> auto.PulumiCommand:
-    """The repo's CLI wrapper when ``make setup`` made one, else ``pulumi`` on PATH."""
-    return (
-        auto.PulumiCommand(root=str(VENV))
-        if (VENV / "bin" / "pulumi").exists()
-        else auto.PulumiCommand()
-    )
+    """The pulumi CLI beside this Python (a venv made by ``make setup``), else ``pulumi`` on PATH."""
+    beside = Path(sys.prefix) / "bin" / "pulumi"
+    return auto.PulumiCommand(root=sys.prefix) if beside.exists() else auto.PulumiCommand()
 
 
 def check_environment() -> None:
@@ -414,36 +388,6 @@ def check_environment() -> None:
         raise FleetError("set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the fleet; 0 if every stack succeeded, 1 if any failed, 2 if nothing could run."""
-    args = parse_args(argv)
-    # Not a terminal (CI, a pipe): a wide table rather than rich's 80-column default.
-    console = Console(width=None if sys.stdout.isatty() else 200)
-    try:
-        check_environment()
-        entries = load_fleet(args.fleet_file)
-        log_dir = args.log_dir or REPO / ".state" / "fleet-logs" / time.strftime("%Y%m%d-%H%M%S")
-        log_dir.mkdir(parents=True, exist_ok=True)
-        settings = FleetSettings(
-            backend_url(), args.action, log_dir, pulumi_command(), args.verbose
-        )
-    except FleetError as exc:
-        console.print(f"[red]fleet: {exc}[/red]")
-        return 2
-    started = time.monotonic()
-    results = run_fleet(entries, settings, args.parallel)
-    elapsed = time.monotonic() - started
-    console.print(summary_table(results, args.action, elapsed))
-    console.print(f"logs: {log_dir}")
-    if args.summary_json:
-        payload = {
-            "action": args.action,
-            "seconds": round(elapsed, 2),
-            "stacks": [asdict(r) for r in results],
-        }
-        args.summary_json.write_text(json.dumps(payload, indent=2))
-    return 0 if all(r.ok for r in results) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def default_log_dir(state_dir: Path = DEFAULT_STATE_DIR) -> Path:
+    """``.state/fleet-logs/<time>``."""
+    return state_dir / "fleet-logs" / time.strftime("%Y%m%d-%H%M%S")

@@ -24,12 +24,12 @@ from typing import Any, NoReturn
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ..auth import verify_request
 from .admin import AdminApi
 from .config import OPERATIONS
 from .dcs import DcsApi
 from .faults import Decision, FaultPlan
 from .state import SimulatorState
+from .verify import verify_request
 from .wire import ApiError, Call
 
 log = logging.getLogger(__name__)

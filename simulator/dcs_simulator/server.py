@@ -14,7 +14,7 @@ from .admin_client import SimulatorAdmin
 from .app import SimulatorApp
 from .config import SimulatorConfig
 from .faults import FaultPlan
-from .state import SimulatorState
+from .state import Clock, SimulatorState
 
 STARTUP_TIMEOUT = 15.0
 SHUTDOWN_TIMEOUT = 15.0
@@ -66,10 +66,16 @@ class RunningSimulator:
         return f"RunningSimulator(url={self.url!r})"
 
 
-def start_simulator(config: SimulatorConfig | None = None) -> RunningSimulator:
-    """Start a simulator for ``config`` (defaults if ``None``); returns once it is listening."""
+def start_simulator(
+    config: SimulatorConfig | None = None, *, clock: Clock = time.time
+) -> RunningSimulator:
+    """Start a simulator for ``config`` (defaults if ``None``); returns once it is listening.
+
+    ``clock`` (epoch seconds) is what task lifecycles are computed from: a test can hand in a
+    virtual clock (see :class:`dcs_simulator.testing.VirtualClock`) to make runs deterministic.
+    """
     config = config or SimulatorConfig()
-    state = SimulatorState(config)
+    state = SimulatorState(config, clock)
     app = SimulatorApp(state)
     sock = _bind(config.host, config.port)
     server = uvicorn.Server(_uvicorn_config(app, config))

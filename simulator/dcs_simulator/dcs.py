@@ -11,7 +11,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..models import is_valid_task_id
+from pulumi_dcs_migration.models import is_valid_task_id
+
 from .state import (
     BACKUP_IMPORT,
     FULL,

@@ -1,4 +1,4 @@
-"""``dcs-simulator`` / ``python -m pulumi_dcs_migration.simulator``: serve the simulator until
+"""``dcs-simulator`` / ``python -m dcs_simulator``: serve the simulator until
 SIGINT or SIGTERM, then exit 0.
 
 The first stdout line (flushed as soon as the socket listens) is

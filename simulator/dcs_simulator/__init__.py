@@ -1,11 +1,11 @@
 """A local simulator of the DCS migration-task API, served over real HTTP.
 
 For loopback use only: the ``/_simulator/`` admin API has no authentication. DCS routes check
-AK/SK signatures (with :func:`pulumi_dcs_migration.auth.verify_request`) or IAM tokens, model
+AK/SK signatures (with :func:`dcs_simulator.verify.verify_request`) or IAM tokens, model
 the task lifecycle lazily from a clock, and can inject faults. Readings of UNCONFIRMED API
 behaviour are switchable through :class:`Behaviour`.
 
-    from pulumi_dcs_migration.simulator import start_simulator, SimulatorConfig
+    from dcs_simulator import start_simulator, SimulatorConfig
     with start_simulator(SimulatorConfig(seed=10, stop_delay=0.5)) as sim:
         ...  # sim.url, sim.admin.create_tasks(...), sim.admin.counters()
 """

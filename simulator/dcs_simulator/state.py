@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import FINISHED_STATUSES, RUNNING_STATUSES
+from pulumi_dcs_migration.models import FINISHED_STATUSES, RUNNING_STATUSES
+
 from .config import Behaviour, SimulatorConfig, check_delay, check_jitter
 
 ONLINE = "online_migration"

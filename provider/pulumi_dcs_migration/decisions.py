@@ -1,0 +1,129 @@
+"""What to do with one task now: pure functions over its last status, its stop history and the time.
+
+The stop-and-wait engine keeps one :class:`TaskState` per task and asks :func:`decide` after
+every look; it then performs the :class:`Step` (send a stop, keep waiting, or settle the task
+with an :class:`Outcome`). Nothing here does I/O or keeps state, so the rules read as tables in
+the tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+
+from .models import Phase, phase_of
+
+
+class Outcome(enum.StrEnum):
+    """What happened to one task in one run."""
+
+    STOPPED = "stopped"  # reached TERMINATED during this run
+    ALREADY_TERMINATED = "already_terminated"  # was TERMINATED before this run touched it
+    FINISHED = "finished_before_stop"  # ended on its own (SUCCESS, FAILED, ...): never TERMINATED
+    STOP_REQUESTED = "stop_requested"  # stop accepted, not waited for (wait=False)
+    NOT_FOUND = "not_found"  # no such task, or deleted
+    STOP_REJECTED = "stop_rejected"  # the API refused to stop it, repeatedly
+    TIMED_OUT = "timed_out"  # still not terminated at the deadline
+    INTERRUPTED = "interrupted"  # the run was cancelled before this task's stop was accepted
+    RUNNING = "running"  # seen running or stopping by a look (StopEngine.look), nothing sent
+
+
+GOOD_OUTCOMES = frozenset({Outcome.STOPPED, Outcome.ALREADY_TERMINATED, Outcome.FINISHED})
+"""Outcomes that leave a task not running."""
+
+
+class Act(enum.StrEnum):
+    """The engine's next action for one task."""
+
+    STOP = "stop"  # send (or re-send) a stop request
+    WAIT = "wait"  # look again later
+    SETTLE = "settle"  # done: the step's outcome is final
+
+
+@dataclass(frozen=True)
+class Step:
+    """One decision: an action, and the outcome when the action is :attr:`Act.SETTLE`."""
+
+    act: Act
+    outcome: Outcome | None = None
+
+
+WAIT = Step(Act.WAIT)
+STOP = Step(Act.STOP)
+
+
+@dataclass(frozen=True)
+class StopPolicy:
+    """The two numbers the decisions depend on."""
+
+    resend_after: float = 5.0  # a task still running this long after its stop gets it again
+    max_stop_attempts: int = 3  # stop requests per task before it counts as rejected
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """What the engine knows of one task: the last status seen and its stop history."""
+
+    status: str | None = None
+    stop_attempts: int = 0  # stop requests sent (a batch refused as a whole does not count)
+    stop_sent_at: float | None = None  # when the last accepted stop was sent
+    seen_stopping: bool = False  # seen TERMINATING since the last accepted stop
+    initially_terminated: bool = False  # TERMINATED at the first look of this run
+
+    @property
+    def phase(self) -> Phase:
+        """The status's :class:`~.models.Phase`."""
+        return phase_of(self.status)
+
+
+def decide(task: TaskState, now: float, policy: StopPolicy) -> Step:
+    """The next step for ``task`` at ``now``.
+
+    A terminal status settles the task; a stopping one is waited for. A running (or unknown)
+    one gets a stop if none was accepted yet, if it ran again after being seen stopping
+    (restarted behind our back), or if its stop has not taken effect after ``resend_after``;
+    after ``max_stop_attempts`` it is settled as rejected instead.
+    """
+    phase = task.phase
+    if phase is Phase.TERMINATED:
+        done = Outcome.ALREADY_TERMINATED if task.initially_terminated else Outcome.STOPPED
+        return Step(Act.SETTLE, done)
+    if phase is Phase.FINISHED:
+        return Step(Act.SETTLE, Outcome.FINISHED)
+    if phase is Phase.GONE:
+        return Step(Act.SETTLE, Outcome.NOT_FOUND)
+    if phase is Phase.STOPPING:
+        return WAIT
+    needs_stop = (
+        task.stop_sent_at is None
+        or task.seen_stopping
+        or now - task.stop_sent_at >= policy.resend_after
+    )
+    if not needs_stop:
+        return WAIT
+    if task.stop_attempts >= policy.max_stop_attempts:
+        return Step(Act.SETTLE, Outcome.STOP_REJECTED)
+    return STOP
+
+
+def observed(task: TaskState, status: str | None, *, first_look: bool = False) -> TaskState:
+    """``task`` after a look that read ``status``."""
+    stopping = phase_of(status) is Phase.STOPPING
+    return dataclasses.replace(
+        task,
+        status=status,
+        seen_stopping=task.seen_stopping or stopping,
+        initially_terminated=(phase_of(status) is Phase.TERMINATED)
+        if first_look
+        else task.initially_terminated,
+    )
+
+
+def stop_sent(task: TaskState, *, accepted: bool, now: float) -> TaskState:
+    """``task`` after one stop request for it (``accepted`` per the batch's answer)."""
+    if not accepted:
+        return dataclasses.replace(task, stop_attempts=task.stop_attempts + 1)
+    return dataclasses.replace(
+        task, stop_attempts=task.stop_attempts + 1, stop_sent_at=now, seen_stopping=False
+    )

@@ -1,0 +1,588 @@
+"""The lifecycle rules of ``MigrationTasksStopped``, shared by every Pulumi front end.
+
+Plain functions over plain values, in Terraform's terms: **check** (validate and complete the
+inputs), **plan** (what a diff shows and what an update must do), **outputs** (what state
+records after a stop or a refresh), and the texts of their failures. The dynamic resource
+(:mod:`.resource`) and the provider plugin (:mod:`.plugin`) are thin adapters: they translate
+their framework's values into these (snake_case names, :data:`UNKNOWN` for preview unknowns),
+pass a ``spell`` function that writes a property name the way their users write it
+(``task_ids`` or ``taskIds``), and word their own advice around what comes back.
+
+The central rule is convergence: a declared task that runs *now* is a change, whatever the state
+remembers. ``check`` looks every task up (when it has credentials); :func:`plan` compares that
+look with the state, and an update stops exactly the new tasks and the ones found running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from .decisions import GOOD_OUTCOMES, Outcome
+from .engine import StopReport, TaskOutcome, describe
+from .errors import ConfigurationError
+from .models import TASK_ID_SHAPE, Phase, is_valid_task_id, phase_of
+from .redact import shown
+from .settings import Layer, Location, parse_bool, positive_seconds, resolve_location
+
+Spell = Callable[[str], str]
+"""Writes a canonical (snake_case) property name as a front end's users write it."""
+
+
+def snake(name: str) -> str:
+    """The canonical spelling (the dynamic resource's)."""
+    return name
+
+
+def camel(name: str) -> str:
+    """``task_ids`` -> ``taskIds`` (the provider plugin's schema)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class _Unknown:
+    """A value a preview does not know yet (a front end maps its own unknowns to this)."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Final = _Unknown()
+
+
+def is_known(value: Any) -> bool:
+    """False for :data:`UNKNOWN`, also inside lists."""
+    if isinstance(value, list):
+        return all(is_known(v) for v in value)
+    return value is not UNKNOWN
+
+
+# --- the schema -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Property:
+    """One input or output property: its canonical name, JSON type and documentation."""
+
+    name: str
+    type: str  # "string", "number", "boolean", "array", "object"
+    doc: str
+    default: Any = None
+    replaces: bool = False  # a change replaces the resource
+
+
+DEFAULT_TIMEOUT_SECONDS = 1800.0
+MAX_TIMEOUT_SECONDS = 86_400.0
+MAX_TASK_IDS = 10_000
+ON_FINISHED_CHOICES = ("warn", "fail")
+
+INPUTS: tuple[Property, ...] = (
+    Property(
+        "task_ids",
+        "array",
+        "Ids of the migration tasks that must be stopped. A set: order and repetition are "
+        f"ignored. Each is {TASK_ID_SHAPE}.",
+    ),
+    Property(
+        "project_id",
+        "string",
+        "The IAM project (32 lower-case hex digits). Default: the provider or stack config, "
+        "then HW_PROJECT_ID / HUAWEICLOUD_SDK_PROJECT_ID. A change replaces the resource.",
+        replaces=True,
+    ),
+    Property(
+        "region",
+        "string",
+        "The region, e.g. cn-north-4; the endpoint is https://dcs.{region}.myhuaweicloud.com. "
+        "Default: the provider or stack config, then HW_REGION_NAME / HUAWEICLOUD_SDK_REGION. "
+        "An endpoint, when also set, wins. A change replaces the resource.",
+        replaces=True,
+    ),
+    Property(
+        "endpoint",
+        "string",
+        "An explicit API URL instead of the region's (https; plain http only on loopback). "
+        "Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the "
+        "resource.",
+        replaces=True,
+    ),
+    Property(
+        "timeout_seconds",
+        "number",
+        "How long an update waits for every task to read TERMINATED, in seconds (0, 86400].",
+        DEFAULT_TIMEOUT_SECONDS,
+    ),
+    Property(
+        "on_finished",
+        "string",
+        "A task that already ended on its own (SUCCESS, FAILED, ...) can never read TERMINATED: "
+        "'warn' counts it as not running and says so; 'fail' makes it an error.",
+        "warn",
+    ),
+    Property(
+        "delete_records_on_destroy",
+        "boolean",
+        "true: destroy also deletes the task records through the API. false: destroy leaves the "
+        "tasks stopped and touches nothing.",
+        False,
+    ),
+)
+INPUT_NAMES: tuple[str, ...] = tuple(p.name for p in INPUTS)
+REPLACE_NAMES: tuple[str, ...] = tuple(p.name for p in INPUTS if p.replaces)
+OPTION_NAMES: tuple[str, ...] = ("timeout_seconds", "on_finished", "delete_records_on_destroy")
+
+TASK_FIELDS: tuple[Property, ...] = (
+    Property("task_id", "string", "The migration task's id."),
+    Property("name", "string", "The task's name, as the API reports it."),
+    Property("status", "string", "The last status seen, spelled as the API spells it."),
+    Property(
+        "outcome",
+        "string",
+        "What happened to the task: stopped, already_terminated or finished_before_stop (and, "
+        "after a refresh of a task that never got a stop, null).",
+    ),
+    Property("observed_at", "string", "When that status was read (ISO-8601, UTC)."),
+)
+OUTPUTS: tuple[Property, ...] = (
+    Property("tasks", "array", "Per declared task: what was seen and what happened."),
+    Property("terminated_ids", "array", "The ids whose last seen status is TERMINATED."),
+)
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An input that cannot be accepted: the property (canonical name) and the message."""
+
+    property: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The completed inputs (canonical names; :data:`UNKNOWN` kept), failures and warnings."""
+
+    inputs: dict[str, Any]
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No failure."""
+        return not self.failures
+
+    @property
+    def task_ids(self) -> list[str] | None:
+        """The de-duplicated ids, when all are known and valid."""
+        ids = self.inputs.get("task_ids")
+        if self.failures or not isinstance(ids, list) or not is_known(ids):
+            return None
+        return ids
+
+
+def check(news: Mapping[str, Any], config: Layer, spell: Spell = snake) -> Checked:
+    """Validate ``news`` and complete it from ``config`` (a front end's config layer) and the
+    environment: project, region or endpoint, and the options' defaults."""
+    inputs = dict(news)
+    failures = [
+        Failure(
+            name,
+            f"unknown input {name!r}; known inputs: {', '.join(spell(n) for n in INPUT_NAMES)}",
+        )
+        for name in inputs
+        if name not in INPUT_NAMES
+    ]
+    warnings: list[str] = []
+    ids_failures, ids, duplicates = _check_task_ids(inputs.get("task_ids"), spell)
+    failures += ids_failures
+    if ids is not None:
+        inputs["task_ids"] = ids
+        warnings += duplicates
+    location_failures, location_warnings = _complete_location(inputs, config, spell)
+    failures += location_failures
+    warnings += location_warnings
+    failures += _check_options(inputs, spell)
+    return Checked(inputs, failures, warnings)
+
+
+def _check_task_ids(value: Any, spell: Spell) -> tuple[list[Failure], list[Any] | None, list[str]]:
+    """(failures, the de-duplicated list or None, duplicate warnings)."""
+    name = spell("task_ids")
+    if value is UNKNOWN:
+        return [], None, []
+    if value is None:
+        return (
+            [Failure("task_ids", f"{name} is required: a list of migration task ids to stop")],
+            None,
+            [],
+        )
+    if not isinstance(value, list):
+        kind = type(value).__name__
+        return [Failure("task_ids", f"{name} must be a list of strings, not {kind}")], None, []
+    if not value:
+        return (
+            [Failure("task_ids", f"{name} is empty: give at least one migration task id")],
+            None,
+            [],
+        )
+    if len(value) > MAX_TASK_IDS:
+        message = f"{name} has {len(value)} ids; at most {MAX_TASK_IDS} per resource"
+        return [Failure("task_ids", message)], None, []
+    failures: list[Failure] = []
+    warnings: list[str] = []
+    first_index: dict[str, int] = {}
+    unique: list[Any] = []
+    for index, task_id in enumerate(value):
+        if task_id is UNKNOWN:
+            unique.append(task_id)
+        elif not is_valid_task_id(task_id):
+            failures.append(
+                Failure(
+                    "task_ids",
+                    f"{name}[{index}] = {shown(task_id)} is not a valid task id ({TASK_ID_SHAPE})",
+                )
+            )
+        elif task_id in first_index:
+            warnings.append(
+                f"{name}[{index}] repeats {name}[{first_index[task_id]}] ({task_id}); "
+                "the duplicate is ignored"
+            )
+        else:
+            first_index[task_id] = index
+            unique.append(task_id)
+    return failures, (None if failures else unique), warnings
+
+
+def _complete_location(
+    inputs: dict[str, Any], config: Layer, spell: Spell
+) -> tuple[list[Failure], list[str]]:
+    """Fill project and region/endpoint from config and environment; check them."""
+    names = ("project_id", "region", "endpoint")
+    if any(inputs.get(n) is UNKNOWN for n in names):
+        return [], []
+    given = Layer({n: inputs.get(n) for n in names}, spell, "input")
+    try:
+        location = resolve_location(given, config)
+    except ConfigurationError as exc:
+        return [Failure(_location_property(exc.setting), str(exc))], []
+    inputs["project_id"] = location.project_id
+    for name, value in (("region", location.region), ("endpoint", location.endpoint)):
+        if value is None:
+            inputs.pop(name, None)
+        else:
+            inputs[name] = value
+    return [], _location_warnings(location, spell)
+
+
+def _location_property(setting: str | None) -> str:
+    return setting if setting in ("project_id", "region", "endpoint") else "endpoint"
+
+
+def _location_warnings(location: Location, spell: Spell) -> list[str]:
+    if location.ignored_region is None:
+        return []
+    return [
+        f"{spell('region')} {location.ignored_region.value} (from {location.ignored_region.where}) "
+        f"is ignored: the endpoint {location.endpoint} wins"
+    ]
+
+
+def _check_options(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
+    failures = []
+    for prop in INPUTS:
+        if prop.default is not None and inputs.get(prop.name) is None:
+            inputs[prop.name] = prop.default
+    timeout = inputs.get("timeout_seconds")
+    if timeout is not UNKNOWN:
+        try:
+            inputs["timeout_seconds"] = positive_seconds(
+                timeout, spell("timeout_seconds"), maximum=MAX_TIMEOUT_SECONDS
+            )
+        except ConfigurationError as exc:
+            failures.append(Failure("timeout_seconds", str(exc)))
+    on_finished = inputs.get("on_finished")
+    if on_finished is not UNKNOWN and on_finished not in ON_FINISHED_CHOICES:
+        failures.append(
+            Failure(
+                "on_finished",
+                f"{spell('on_finished')} must be one of {ON_FINISHED_CHOICES}, not "
+                f"{shown(on_finished)}",
+            )
+        )
+    flag = inputs.get("delete_records_on_destroy")
+    if flag is not UNKNOWN and not isinstance(flag, bool):
+        failures.append(
+            Failure(
+                "delete_records_on_destroy",
+                f"{spell('delete_records_on_destroy')} must be true or false",
+            )
+        )
+    return failures
+
+
+def missing_tasks(looks: Sequence[TaskOutcome], project_id: str, spell: Spell) -> list[Failure]:
+    """A failure per declared task that does not exist: preview fails naming it."""
+    return [
+        Failure(
+            "task_ids",
+            f"task {o.task_id!r} does not exist in project {project_id}; remove it from "
+            f"{spell('task_ids')} or check the id (dcs-migration list) and the project",
+        )
+        for o in looks
+        if o.outcome is Outcome.NOT_FOUND
+    ]
+
+
+def running_line(looks: Sequence[TaskOutcome], limit: int = 5) -> str:
+    """What preview shows: which tasks run now (and would be stopped) and which need nothing."""
+    running = [o for o in looks if o.outcome is Outcome.RUNNING]
+    done = len(looks) - len(running)
+    shown_ = ", ".join(f"{o.task_id} ({o.status})" for o in running[:limit])
+    more = f" and {len(running) - limit} more" if len(running) > limit else ""
+    head = f"{len(running)} of {len(looks)} task(s) running now"
+    tail = f"; {done} already stopped or finished" if done else ""
+    return f"{head}{': ' + shown_ + more if running else ''}{tail}"
+
+
+# --- plan (diff) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a diff shows and what an update does. Empty = no change."""
+
+    replaces: tuple[str, ...] = ()  # property names whose change replaces the resource
+    options: tuple[str, ...] = ()  # option properties that changed (no API call)
+    added: tuple[str, ...] = ()  # task ids to stop: newly declared
+    removed: tuple[str, ...] = ()  # task ids no longer declared (no API call)
+    running: tuple[str, ...] = ()  # declared tasks found running now: stopped again
+    stopping: tuple[str, ...] = ()  # declared tasks found stopping now: waited for
+    unknown: bool = False  # some input is not known yet (preview)
+
+    @property
+    def changes(self) -> bool:
+        """Anything to do at all."""
+        return bool(
+            self.replaces
+            or self.options
+            or self.added
+            or self.removed
+            or self.running
+            or self.stopping
+            or self.unknown
+        )
+
+    @property
+    def to_stop(self) -> tuple[str, ...]:
+        """What an update hands to the engine: the new tasks and the ones found running."""
+        return self.added + self.running + self.stopping
+
+    def drift(self) -> list[str]:
+        """Lines about declared tasks that run or stop now (convergence), for a preview."""
+        lines = []
+        if self.running:
+            lines.append(
+                f"{len(self.running)} task(s) running again since the last stop; up will stop: "
+                + ", ".join(self.running)
+            )
+        if self.stopping:
+            lines.append(
+                f"{len(self.stopping)} task(s) stopping now; up will wait for: "
+                + ", ".join(self.stopping)
+            )
+        return lines
+
+    def reasons(self, spell: Spell = snake) -> list[str]:
+        """One line per reason for the change (what a preview says)."""
+        lines = self.drift()
+        if self.added:
+            lines.append(f"{len(self.added)} task(s) added; up will stop: " + ", ".join(self.added))
+        if self.removed:
+            lines.append(
+                f"{len(self.removed)} task(s) removed (left as they are): "
+                + ", ".join(self.removed)
+            )
+        lines += [f"{spell(n)} changes: replacing the resource" for n in self.replaces]
+        lines += [f"{spell(n)} changes" for n in self.options]
+        return lines
+
+
+def plan(
+    olds: Mapping[str, Any],
+    news: Mapping[str, Any],
+    now: Mapping[str, str | None] | None = None,
+) -> Plan:
+    """Compare the state (``olds``: outputs) with checked inputs (``news``).
+
+    ``now`` maps task ids to the status a look just read (``check``'s); without one, the statuses
+    the state recorded (the last refresh) stand in. Task ids are a set.
+    """
+    replaces = tuple(n for n in REPLACE_NAMES if _differs(olds.get(n), news.get(n)))
+    options = tuple(n for n in OPTION_NAMES if _differs(olds.get(n), news.get(n)))
+    new_ids = news.get("task_ids")
+    old_ids = [t for t in (olds.get("task_ids") or []) if isinstance(t, str)]
+    if not isinstance(new_ids, list) or not is_known(new_ids):
+        return Plan(replaces, options, unknown=True)
+    added = tuple(t for t in new_ids if t not in set(old_ids))
+    removed = tuple(t for t in old_ids if t not in set(new_ids))
+    kept = [t for t in new_ids if t in set(old_ids)]
+    statuses = {**recorded_statuses(olds), **(now or {})}
+    running = tuple(t for t in kept if _phase(statuses.get(t)) is Phase.RUNNING)
+    stopping = tuple(t for t in kept if _phase(statuses.get(t)) is Phase.STOPPING)
+    return Plan(replaces, options, added, removed, running, stopping)
+
+
+def _phase(status: str | None) -> Phase | None:
+    if status is None:
+        return None
+    phase = phase_of(status)
+    return Phase.RUNNING if phase is Phase.UNKNOWN else phase
+
+
+def _differs(old: Any, new: Any) -> bool:
+    if not is_known(new):
+        return True
+    return (old if old != "" else None) != (new if new != "" else None)
+
+
+def recorded_statuses(state: Mapping[str, Any]) -> dict[str, str | None]:
+    """Task id -> the status the state recorded for it."""
+    return {
+        e["task_id"]: e.get("status")
+        for e in (state.get("tasks") or [])
+        if isinstance(e, Mapping) and isinstance(e.get("task_id"), str)
+    }
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+def entry(outcome: TaskOutcome) -> dict[str, Any]:
+    """One ``tasks`` element from an engine outcome."""
+    return {
+        "task_id": outcome.task_id,
+        "name": outcome.name,
+        "status": outcome.status,
+        "outcome": outcome.outcome.value,
+        "observed_at": outcome.observed_at,
+    }
+
+
+def outputs(inputs: Mapping[str, Any], entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The whole output set: the inputs, ``tasks`` and ``terminated_ids``."""
+    outs = {k: v for k, v in inputs.items() if k in INPUT_NAMES}
+    tasks = [dict(e) for e in entries]
+    outs["tasks"] = tasks
+    outs["terminated_ids"] = [e["task_id"] for e in tasks if e.get("status") == "TERMINATED"]
+    return outs
+
+
+def after_update(
+    olds: Mapping[str, Any], news: Mapping[str, Any], report: StopReport | None
+) -> dict[str, Any]:
+    """Outputs after an update: the old entries of untouched tasks, new ones for those stopped."""
+    entries = {e["task_id"]: e for e in (olds.get("tasks") or []) if isinstance(e, Mapping)}
+    if report is not None:
+        entries.update({o.task_id: entry(o) for o in report.outcomes})
+    return outputs(news, [entries[t] for t in news["task_ids"] if t in entries])
+
+
+def after_read(state: Mapping[str, Any], looks: Sequence[TaskOutcome]) -> dict[str, Any]:
+    """Outputs after a refresh: every task's real status, outcomes kept from the state."""
+    old = {e["task_id"]: e for e in (state.get("tasks") or []) if isinstance(e, Mapping)}
+    entries = []
+    for look in looks:
+        previous = dict(old.get(look.task_id) or {"task_id": look.task_id, "outcome": None})
+        previous.update(
+            status=look.status,
+            name=look.name or previous.get("name"),
+            observed_at=look.observed_at,
+        )
+        entries.append(previous)
+    return outputs(state, entries)
+
+
+def inputs_of(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs recorded in a state (what read returns as inputs: no false drift)."""
+    return {k: v for k, v in state.items() if k in INPUT_NAMES}
+
+
+def strict(inputs: Mapping[str, Any]) -> bool:
+    """Whether a task that finished on its own is a failure (``on_finished: fail``)."""
+    return inputs.get("on_finished") == "fail"
+
+
+def delete_records(inputs: Mapping[str, Any]) -> bool:
+    """Whether destroy deletes the task records."""
+    try:
+        return parse_bool(inputs.get("delete_records_on_destroy") or False, "delete_records")
+    except ConfigurationError:
+        return False
+
+
+def finished_warnings(report: StopReport, inputs: Mapping[str, Any]) -> list[str]:
+    """A warning per task that ended on its own, when that is allowed."""
+    if strict(inputs):
+        return []
+    return [
+        f"warning: {o.task_id} had already ended with status {o.status}; it was not stopped "
+        "and counts as not running"
+        for o in report.outcomes
+        if o.outcome is Outcome.FINISHED
+    ]
+
+
+def incomplete(report: StopReport, inputs: Mapping[str, Any]) -> list[TaskOutcome]:
+    """The tasks that make an update fail (empty: success)."""
+    return report.failures(strict_finished=strict(inputs))
+
+
+def incomplete_message(
+    failed: Sequence[TaskOutcome], total: int, advice: Mapping[Outcome, str]
+) -> str:
+    """The failure text: every task not stopped with its status, then what to do."""
+    lines = [f"{len(failed)} of {total} task(s) are not stopped:"]
+    lines += [f"  - {describe(o)}" for o in failed]
+    kinds = {o.outcome for o in failed}
+    todo = [text for outcome, text in advice.items() if outcome in kinds]
+    if todo:
+        lines.append("To fix: " + "; ".join(todo) + ".")
+    return "\n".join(lines)
+
+
+def pulumi_advice(timeout: str) -> dict[Outcome, str]:
+    """What the Pulumi front ends advise per outcome; ``timeout`` names their wait limit."""
+    return {
+        Outcome.TIMED_OUT: (
+            f"raise {timeout} or run `pulumi up` again: a rerun continues where this one stopped"
+        ),
+        Outcome.NOT_FOUND: "remove ids that do not exist in this project, or check the project id",
+        Outcome.STOP_REJECTED: "check the task in the DCS console; the API refused to stop it",
+        Outcome.FINISHED: (
+            "the task ended without a stop; allow finished tasks (on_finished: warn) or remove "
+            "the id"
+        ),
+    }
+
+
+def summary_line(report: StopReport) -> str:
+    """The last progress line of a successful stop."""
+    good = sum(1 for o in report.outcomes if o.outcome in GOOD_OUTCOMES)
+    return (
+        f"{len(report.terminated_ids)}/{len(report.outcomes)} terminated in {report.elapsed:.1f}s"
+        + (
+            f" ({good - len(report.terminated_ids)} finished on their own)"
+            if good > len(report.terminated_ids)
+            else ""
+        )
+    )

@@ -1,0 +1,101 @@
+"""What text may be shown: secrets masked, control characters made visible, echoes bounded.
+
+One mask for the whole package. :func:`scrub` removes known secrets from any text that could
+reach a person or a log, in every form they take on the way (raw, escaped by ``repr`` or JSON,
+percent-encoded), and always *before* a text is cut to length, so no part of a long secret
+survives a truncation. :func:`visible` makes server-controlled text safe for a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+MASK = "********"
+"""What a secret value is replaced with, everywhere."""
+
+_SECRET_FIELD = re.compile(r"pass(word|wd)?|secret|token|credential", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+MIN_SECRET_LENGTH = 4  # shorter "secrets" would mask ordinary words
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every spelling of ``secret`` a message may carry: raw, ``repr``, JSON and URL escaped."""
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        secret.encode("unicode_escape").decode("ascii"),
+    }
+    # The printable parts of a secret with control characters (httpx's "Illegal header value"
+    # shows b'...\r' or the text around the offending character).
+    forms.update(part for part in re.split(r"[\x00-\x1f\x7f]", secret) if len(part) >= 8)
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+
+
+class Scrubber:
+    """Masks a fixed set of secrets in any text; longest forms first so none leaves a tail."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        forms: set[str] = set()
+        for secret in secrets:
+            if secret:
+                forms |= secret_forms(secret)
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        """``text`` with every form of every secret replaced by :data:`MASK`."""
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, MASK)
+        return text
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` without any form of ``secrets`` (see :class:`Scrubber`)."""
+    return Scrubber(secrets)(text)
+
+
+def visible(text: str) -> str:
+    """Control characters (escape codes, bidi overrides) shown as ``\\x1b``-style escapes."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was when cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """A value as it appears inside a message: ``repr``'d, made visible, and bounded."""
+    text = value if isinstance(value, str) else str(value)
+    return shorten(visible(repr(text)), limit)
+
+
+def mask_secrets(value: Any) -> Any:
+    """A copy of JSON-like ``value`` where every non-empty secret-looking field is masked.
+
+    The details call echoes Redis passwords back; this keeps them out of every output.
+    """
+    if isinstance(value, Mapping):
+        return {
+            key: MASK if _is_secret_field(str(key), item) else mask_secrets(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_secrets(item) for item in value]
+    return value
+
+
+def _is_secret_field(key: str, value: Any) -> bool:
+    return _SECRET_FIELD.search(key) is not None and value not in (None, "")
