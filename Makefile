@@ -5,9 +5,9 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 LOCK    = requirements/dev.txt
 
-.PHONY: setup pulumi-cli services test check lint format unit demo bench bench-fleet soak lock clean
+.PHONY: setup pulumi-cli hosts node plugin sdk services test check lint format unit demo bench bench-fleet soak lock clean
 
-setup: $(STAMP) pulumi-cli
+setup: $(STAMP) pulumi-cli hosts node plugin
 
 # The dev/test environment comes from the lock (exact versions, hashes checked); the two
 # packages of this repo (the product and the simulator) are then installed editable on top.
@@ -22,6 +22,31 @@ $(STAMP): pyproject.toml simulator/pyproject.toml $(LOCK)
 # time (a no-op taking milliseconds when the cache is there) so a wiped cache is rebuilt.
 pulumi-cli: $(STAMP)
 	@scripts/bootstrap-pulumi.sh $(VENV)
+
+# The YAML and Node.js language hosts and our SDK generator (tools/sdkgen), built beside the CLI
+# in the same cache; a no-op when current.
+hosts: pulumi-cli
+	@scripts/bootstrap-hosts.sh $(VENV)
+
+# The Node.js side of the dev/test environment (TypeScript, @pulumi/pulumi) from its lock, linked
+# at the repo root so that TypeScript programs and sdk/nodejs resolve it.
+NODE_STAMP = tools/node/node_modules/.installed
+node: $(NODE_STAMP)
+	@ln -sfn tools/node/node_modules node_modules
+
+$(NODE_STAMP): tools/node/package-lock.json
+	npm ci --prefix tools/node --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The dcs-migration provider plugin, installed into $$PULUMI_HOME/plugins (default ~/.pulumi) so
+# that YAML and TypeScript programs find it with no other step.
+plugin: pulumi-cli
+	@$(VENV)/bin/dcs-migration plugin install --pulumi $(VENV)/bin/pulumi >/dev/null
+
+# Regenerate the committed package schema and TypeScript SDK from the provider's rules.
+sdk: hosts
+	$(PY) -m pulumi_dcs_migration.plugin --schema > sdk/schema.json
+	scripts/gen-sdk.sh sdk/schema.json nodejs
 
 # Services the tests start themselves, installed here when missing (a fresh machine has none):
 # PostgreSQL from Debian's packages, for the shared-state tests (tests/team).
@@ -68,4 +93,4 @@ lock:
 	  --no-emit-package pulumi-dcs-migration --no-emit-package dcs-simulator -o $(LOCK)
 
 clean:
-	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache tools/node/node_modules node_modules

@@ -28,11 +28,18 @@ link_into_venv() {  # link_into_venv DIR: make DIR's pulumi usable as .venv/bin/
   rm -f "$venv_bin/pulumi-language-python" "$venv_bin/pulumi-language-python-exec"
   # A wrapper, not a link: the language host picks `python3` from PATH, so the venv goes first;
   # and the CLI is kept offline (no update check, no plugin downloads) unless the caller says so.
+  # When the CLI is our own build, every plugin it needs sits beside it or in $PULUMI_HOME/plugins
+  # (`make setup` installs dcs-migration there), so plugins merely found on PATH -- the venv's
+  # own pulumi-resource-dcs-migration among them -- are ignored, and never warned about.
+  local ambient=""
+  [ "$dir" = "$(cd "$BIN" 2>/dev/null && pwd)" ] &&
+    ambient='export PULUMI_IGNORE_AMBIENT_PLUGINS="${PULUMI_IGNORE_AMBIENT_PLUGINS:-true}"'
   cat > "$venv_bin/pulumi" <<WRAPPER
 #!/bin/sh
 export PATH="$venv_bin:\$PATH"
 export PULUMI_SKIP_UPDATE_CHECK="\${PULUMI_SKIP_UPDATE_CHECK:-true}"
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="\${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-true}"
+$ambient
 exec "$dir/pulumi" "\$@"
 WRAPPER
   chmod +x "$venv_bin/pulumi"

@@ -15,6 +15,8 @@ look with the state, and an update stops exactly the new tasks and the ones foun
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -586,3 +588,30 @@ def summary_line(report: StopReport) -> str:
             else ""
         )
     )
+
+
+# --- identity (the provider plugin) ------------------------------------------------------------
+
+
+def resource_id(project_id: str, urn: str, task_ids: Sequence[str]) -> str:
+    """``<project id>/<12 hex digits>``: a digest of the resource's URN and the task ids it was
+    created or imported with. Unique per resource (a URN names one resource of one stack) and
+    kept for the resource's life (an update never changes an ID)."""
+    digest = hashlib.sha256("\n".join([urn, *sorted(task_ids)]).encode()).hexdigest()[:12]
+    return f"{project_id}/{digest}"
+
+
+def import_ids(import_id: str) -> list[str]:
+    """The task ids of a ``pulumi import`` ID: ``<task-id>[,<task-id>...]`` (spaces allowed)."""
+    return [part for part in re.split(r"[,\s]+", import_id.strip()) if part]
+
+
+def imported(inputs: Mapping[str, Any], looks: Sequence[TaskOutcome]) -> dict[str, Any]:
+    """Outputs of an imported resource: what each task is now; a stopped one counts as such."""
+    entries = []
+    for look in looks:
+        record = entry(look)
+        if look.outcome not in GOOD_OUTCOMES:
+            record["outcome"] = None  # running, or missing: nothing happened to it yet
+        entries.append(record)
+    return outputs(inputs, entries)

@@ -47,7 +47,9 @@ type noLoader struct{}
 var errNoLoader = errors.New("sdkgen: this schema refers to another package, " +
 	"which sdkgen cannot load (it only supports self-contained schemas)")
 
-func (noLoader) LoadPackage(string, *semver.Version) (*schema.Package, error) { return nil, errNoLoader }
+func (noLoader) LoadPackage(string, *semver.Version) (*schema.Package, error) {
+	return nil, errNoLoader
+}
 
 func (noLoader) LoadPackageV2(context.Context, *schema.PackageDescriptor) (*schema.Package, error) {
 	return nil, errNoLoader

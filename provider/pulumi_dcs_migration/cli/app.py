@@ -150,7 +150,10 @@ class DcsGroup(click.Group):
     commands do not need (and ``--help`` should not wait for).
     """
 
-    lazy_commands = {"fleet": ("pulumi_dcs_migration.cli.fleet", "fleet_command")}
+    lazy_commands = {
+        "fleet": ("pulumi_dcs_migration.cli.fleet", "fleet_command"),
+        "plugin": ("pulumi_dcs_migration.cli.plugin", "plugin_group"),
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command, the lazy ones included."""
