@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 LOCK    = requirements/dev.txt
 
-.PHONY: setup pulumi-cli hosts node plugin sdk services test check lint format unit demo bench bench-fleet soak lock clean
+.PHONY: setup pulumi-cli hosts node plugin sdk services test check lint format unit demo bench bench-preview bench-fleet soak lock clean
 
 setup: $(STAMP) pulumi-cli hosts node plugin
 
@@ -76,6 +76,9 @@ demo: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+bench-preview: setup
+	$(PY) bench/preview.py
 
 bench-fleet: setup services
 	$(PY) bench/fleet.py
