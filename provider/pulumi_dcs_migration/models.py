@@ -348,6 +348,47 @@ class TaskCreatedResponse(WireModel):
     status: LenientStr = None
 
 
+# --- stats --------------------------------------------------------------------------------
+
+
+def _to_int(value: Any) -> Any:
+    """Accept an integer given as a number or as numeric text (``12``, ``12.0``, ``"12"``)."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            number = float(text)  # "12.0"; anything else raises: not a number
+            if not number.is_integer():
+                raise ValueError(f"not a whole number: {value!r}") from None
+            return int(number)
+    return value
+
+
+LenientInt = Annotated[int | None, BeforeValidator(_to_int)]
+"""An integer field that also accepts numeric text (the SDK types numbers as strings), and null."""
+
+
+class MigrationTaskStats(WireModel):
+    """Response of ``GET /v2/{project_id}/migration-task/{task_id}/stats`` (reference 2.11).
+
+    The SDK types every number as a string; the doc example sends numbers: both are accepted.
+    ``offset`` is the incremental-sync lag as an int (0 = in sync; ``None`` when absent).
+    """
+
+    full_migration_progress: LenientStr = None
+    offset: LenientInt = None
+    source_dbsize: LenientStr = None
+    target_dbsize: LenientStr = None
+    target_input_kbps: LenientStr = None
+    target_ops: LenientStr = None
+    is_migrating: bool | None = None
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 

@@ -1,8 +1,10 @@
 """A local simulator of the DCS migration-task API, served over real HTTP.
 
-For loopback use only: the ``/_simulator/`` admin API has no authentication. DCS routes check
+For loopback use: the ``/_simulator/`` admin API has no authentication and answers loopback
+clients only (403 otherwise), even when bound to a non-loopback address. DCS routes check
 AK/SK signatures (with :func:`dcs_simulator.verify.verify_request`) or IAM tokens, model
-the task lifecycle lazily from a clock, and can inject faults. Readings of UNCONFIRMED API
+the task lifecycle and each task's incremental lag lazily from a clock, throttle like the API
+gateway (optional per-project token bucket), and can inject faults. Readings of UNCONFIRMED API
 behaviour are switchable through :class:`Behaviour`.
 
     from dcs_simulator import start_simulator, SimulatorConfig
@@ -25,6 +27,7 @@ from .config import (
 from .faults import FaultPlan
 from .server import RunningSimulator, start_simulator
 from .state import SimulatorState, Task
+from .throttle import Throttle, ThrottlePolicy
 
 __all__ = [
     "DEMO_ACCESS_KEY",
@@ -39,5 +42,7 @@ __all__ = [
     "SimulatorConfig",
     "SimulatorState",
     "Task",
+    "Throttle",
+    "ThrottlePolicy",
     "start_simulator",
 ]

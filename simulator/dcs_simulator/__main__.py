@@ -3,7 +3,10 @@ SIGINT or SIGTERM, then exit 0.
 
 The first stdout line (flushed as soon as the socket listens) is
 ``dcs-simulator listening on http://HOST:PORT project=...``: scripts read the URL from it.
-Secrets are never printed.
+HOST is the address actually bound; for a non-loopback ``--host`` a warning goes to stderr and
+the banner adds the loopback URL (``(local http://127.0.0.1:PORT)``), while the admin API keeps
+answering loopback clients only. A port that cannot be bound is one line on stderr and exit 1.
+With ``--access-log`` each request is logged to stderr. Secrets are never printed.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from types import FrameType
 import click
 
 from .config import (
+    DEFAULT_DRAIN_RATE,
     DEMO_ACCESS_KEY,
     DEMO_PROJECT_ID,
     DEMO_SECRET_KEY,
@@ -27,7 +31,10 @@ from .server import start_simulator
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback!)."
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind. Non-loopback (e.g. 0.0.0.0) warns; the admin API stays loopback-only.",
 )
 @click.option("--port", default=0, show_default=True, type=int, help="0 picks a free port.")
 @click.option("--access-key", default=DEMO_ACCESS_KEY, show_default=True)
@@ -99,7 +106,38 @@ from .server import start_simulator
     type=click.IntRange(min=1),
     help="Reject batch-stop calls with more ids (400 DCS.4100).",
 )
-@click.option("--access-log/--no-access-log", default=False, show_default=True)
+@click.option(
+    "--throttle-rate",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Throttle each project to this many requests/second (429 APIGW.0308). Default: off.",
+)
+@click.option(
+    "--throttle-burst",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Token-bucket size of the throttle. Default: the rate rounded up.",
+)
+@click.option(
+    "--write-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Bytes/second a task's incremental lag (stats offset) grows by; 0 = always in sync.",
+)
+@click.option(
+    "--drain-rate",
+    default=DEFAULT_DRAIN_RATE,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Bytes/second the lag drains by once a task's writes stop (frozen or rate 0).",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log each request to stderr.",
+)
 def main(
     host: str,
     port: int,
@@ -118,6 +156,10 @@ def main(
     deleted_details: str,
     delete_running: str,
     batch_limit: int | None,
+    throttle_rate: float | None,
+    throttle_burst: int | None,
+    write_rate: float,
+    drain_rate: float,
     access_log: bool,
 ) -> None:
     """Serve the local DCS migration-task API simulator (loopback use only)."""
@@ -143,6 +185,10 @@ def main(
         behaviour=behaviour,
         create_delay=create_delay,
         access_log=access_log,
+        throttle_rate=throttle_rate,
+        throttle_burst=throttle_burst,
+        write_rate=write_rate,
+        drain_rate=drain_rate,
     )
     try:
         config.validate()
@@ -160,9 +206,26 @@ def _serve(config: SimulatorConfig) -> None:
     # Installed before the server starts so an early signal is not lost.
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    sim = start_simulator(config)
+    try:
+        sim = start_simulator(config)
+    except OSError as exc:  # busy port, unknown host, no permission: one line, no traceback
+        reason = exc.strerror or str(exc)
+        click.echo(
+            f"dcs-simulator: cannot listen on {config.host}:{config.port}: {reason}", err=True
+        )
+        sys.exit(1)
+    where = sim.bind_url
+    if not sim.loopback_only:
+        click.echo(
+            f"dcs-simulator: warning: --host {config.host} is not a loopback address: the DCS "
+            "routes are reachable from the network (with demo credentials unless given); the "
+            "/_simulator/ admin API still answers loopback clients only",
+            err=True,
+        )
+        if sim.url != sim.bind_url:
+            where = f"{sim.bind_url} (local {sim.url})"
     click.echo(
-        f"dcs-simulator listening on {sim.url} project={config.project_id} "
+        f"dcs-simulator listening on {where} project={config.project_id} "
         f"access_key={config.access_key} tasks={config.seed}"
     )
     sys.stdout.flush()

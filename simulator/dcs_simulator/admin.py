@@ -1,4 +1,5 @@
-"""Server side of the ``/_simulator/`` admin API (no authentication: loopback use only).
+"""Server side of the ``/_simulator/`` admin API (no authentication: it answers loopback
+clients only, see :mod:`.app`).
 
 - ``GET /_simulator/health``: liveness, project id, task count.
 - ``POST /_simulator/tasks``: create tasks from ``{count, status, stop_delay, stop_jitter,
@@ -12,6 +13,18 @@
 - ``GET`` / ``POST /_simulator/behaviour``: read / update :class:`~.config.Behaviour` fields.
 - ``POST /_simulator/last-terminated-at``: ``{"task_ids": [...] or null}`` → latest
   ``terminated_at``.
+- ``GET`` / ``POST`` / ``DELETE /_simulator/throttle``: the per-project token bucket
+  (``{"rate": req/s, "burst": n or null}``; DELETE switches it off); see :mod:`.throttle`.
+- ``POST /_simulator/tasks/{id}/lag``: ``{"write_rate", "drain_rate", "frozen", "offset"}``
+  (each optional; bytes and bytes/second) changes one task's lag model from now on.
+- ``POST /_simulator/lag``: the same for ``{"task_ids": [...] or null (all tasks), ...}``;
+  answers ``{"updated": n}``.
+- ``POST /_simulator/stop-records``: ``{"task_ids": [...] or null}`` → ``{"records": [{"task_id",
+  "at", "offset"}]}``, every stop request with the offset the stats call showed at that moment.
+
+The task view (``GET /_simulator/tasks/{id}``) shows ``offset`` (now), ``write_rate``,
+``drain_rate``, ``writes_frozen``, ``stop_requested_at``, ``offset_at_stop`` and
+``stop_history``.
 """
 
 from __future__ import annotations
@@ -23,8 +36,10 @@ from typing import Any
 
 from starlette.responses import Response
 
+from .config import check_rate
 from .faults import FaultPlan
 from .state import SimulatorState, Task
+from .throttle import Throttle, ThrottlePolicy
 from .wire import Call, json_response
 
 MAX_CREATE = 1_000_000
@@ -45,9 +60,12 @@ Handler = Callable[[Call], Any]
 class AdminApi:
     """Handlers for ``/_simulator/...``; each returns a JSON-ready payload."""
 
-    def __init__(self, state: SimulatorState, faults: FaultPlan) -> None:
+    def __init__(
+        self, state: SimulatorState, faults: FaultPlan, throttle: Throttle | None = None
+    ) -> None:
         self.state = state
         self.faults = faults
+        self.throttle = throttle or Throttle(state.clock)
 
     def dispatch(self, call: Call) -> Response:
         """Route one admin request; errors become ``{"error": ...}`` with 400/404/405."""
@@ -73,6 +91,13 @@ class AdminApi:
             },
             ("behaviour",): {"GET": self.get_behaviour, "POST": self.set_behaviour},
             ("last-terminated-at",): {"POST": self.last_terminated_at},
+            ("throttle",): {
+                "GET": self.get_throttle,
+                "POST": self.set_throttle,
+                "DELETE": self.clear_throttle,
+            },
+            ("lag",): {"POST": self.set_lag_many},
+            ("stop-records",): {"POST": self.stop_records},
         }
         key = tuple(parts)
         if len(parts) == 2 and parts[0] == "tasks":
@@ -83,6 +108,10 @@ class AdminApi:
             call.params["task_id"] = parts[1]
             key = ("tasks", "{id}", "status")
             table[key] = {"POST": self.set_status}
+        elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "lag":
+            call.params["task_id"] = parts[1]
+            key = ("tasks", "{id}", "lag")
+            table[key] = {"POST": self.set_lag}
         methods = table.get(key)
         if methods is None:
             raise AdminError(404, f"no admin route {call.raw_path}")
@@ -176,12 +205,57 @@ class AdminApi:
 
     def last_terminated_at(self, call: Call) -> dict[str, Any]:
         """Latest ``terminated_at`` over the given (or all) tasks."""
-        ids = _body(call).get("task_ids")
-        if ids is not None and (
-            not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)
-        ):
-            raise AdminError(400, "task_ids must be a list of strings or null")
-        return {"last_terminated_at": self.state.last_terminated_at(ids)}
+        return {"last_terminated_at": self.state.last_terminated_at(_task_ids(_body(call)))}
+
+    def get_throttle(self, call: Call) -> dict[str, Any]:
+        """The throttle policy and each project's bucket level now."""
+        return self.throttle.describe()
+
+    def set_throttle(self, call: Call) -> dict[str, Any]:
+        """Switch throttling on (or change it): ``{"rate": req/s, "burst": n or null}``."""
+        body = _body(call)
+        unknown = sorted(set(body) - {"rate", "burst"})
+        if unknown:
+            raise AdminError(400, f"unknown throttle field(s): {', '.join(unknown)}")
+        if body.get("rate") is None:
+            raise AdminError(400, "rate is required (DELETE /_simulator/throttle switches off)")
+        self.throttle.set(ThrottlePolicy.of(body["rate"], body.get("burst")))
+        return self.throttle.describe()
+
+    def clear_throttle(self, call: Call) -> dict[str, Any]:
+        """Switch throttling off."""
+        self.throttle.set(None)
+        return self.throttle.describe()
+
+    def set_lag(self, call: Call) -> dict[str, Any]:
+        """Change one task's lag model from now on; answers its view."""
+        changes = _lag_changes(_body(call), allowed=_LAG_FIELDS)
+        with self.state.lock:
+            task = self._known(call)
+            task.set_lag(self.state.clock(), **changes)
+            return self.state.raw_view(task)
+
+    def set_lag_many(self, call: Call) -> dict[str, Any]:
+        """Change the lag model of ``task_ids`` (all tasks when null), all at the same moment."""
+        body = _body(call)
+        ids = _task_ids(body)
+        changes = _lag_changes(body, allowed={*_LAG_FIELDS, "task_ids"})
+        with self.state.lock:
+            tasks = list(self.state.tasks.values()) if ids is None else [self._get(i) for i in ids]
+            now = self.state.clock()
+            for task in tasks:
+                task.set_lag(now, **changes)
+        return {"updated": len(tasks)}
+
+    def stop_records(self, call: Call) -> dict[str, Any]:
+        """Every stop request (moment, offset shown then) of the given (or all) tasks."""
+        return {"records": self.state.stop_records(_task_ids(_body(call)))}
+
+    def _get(self, task_id: str) -> Task:
+        task = self.state.get(task_id)
+        if task is None:
+            raise AdminError(404, f"unknown task {task_id}")
+        return task
 
     def _known(self, call: Call) -> Task:
         task = self.state.get(call.params["task_id"])
@@ -217,3 +291,32 @@ def _optional_float(value: Any, name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise AdminError(400, f"{name} must be a number or null")
     return float(value)
+
+
+_LAG_FIELDS = frozenset({"write_rate", "drain_rate", "frozen", "offset"})
+
+
+def _task_ids(body: dict[str, Any]) -> list[str] | None:
+    ids = body.get("task_ids")
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+        raise AdminError(400, "task_ids must be a list of strings or null")
+    return ids
+
+
+def _lag_changes(body: dict[str, Any], *, allowed: set[str] | frozenset[str]) -> dict[str, Any]:
+    """Validated keyword arguments of :meth:`~.state.Task.set_lag` from an admin body."""
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise AdminError(400, f"unknown lag field(s): {', '.join(unknown)}")
+    changes: dict[str, Any] = {}
+    for name in ("write_rate", "drain_rate", "offset"):
+        value = body.get(name)
+        if value is not None:
+            check_rate(value, name)  # finite and >= 0, like a rate
+            changes[name] = float(value)
+    frozen = body.get("frozen")
+    if frozen is not None:
+        if not isinstance(frozen, bool):
+            raise AdminError(400, "frozen must be true, false or null")
+        changes["frozen"] = frozen
+    return changes

@@ -69,7 +69,10 @@ class SimulatorAdmin:
 
     def task(self, task_id: str) -> dict[str, Any]:
         """Internal view: ``status`` (computed now), ``stop_requested_at``, ``terminated_at``
-        (epoch seconds or ``None``), ``deleted``, ``stop_delay`` (``inf`` = never), ..."""
+        (epoch seconds or ``None``), ``deleted``, ``stop_delay`` (``inf`` = never), the lag
+        model (``offset`` now, ``write_rate``, ``drain_rate``, ``writes_frozen``), the offset at
+        the latest stop request (``offset_at_stop``) and ``stop_history``
+        (``[{"at", "offset"}]``, kept across restarts)."""
         view: dict[str, Any] = self._call("GET", f"/tasks/{task_id}")
         if view.get("stop_delay") == "never":
             view["stop_delay"] = math.inf
@@ -84,7 +87,9 @@ class SimulatorAdmin:
         self._call("DELETE", f"/tasks/{task_id}")
 
     def counters(self) -> dict[str, int]:
-        """Requests per operation name, plus ``unauthorized`` and ``fault``."""
+        """Requests per operation name, plus ``unauthorized``, ``fault`` (injected faults),
+        ``throttled`` (429s of the token bucket) and ``admin_refused`` (non-loopback admin
+        calls)."""
         result: dict[str, int] = self._call("GET", "/counters")
         return result
 
@@ -120,3 +125,81 @@ class SimulatorAdmin:
         value = self._call("POST", "/last-terminated-at", {"task_ids": task_ids})
         result = value["last_terminated_at"]
         return None if result is None else float(result)
+
+    # --- throttling -------------------------------------------------------------------------
+
+    def set_throttle(self, rate: float, burst: int | None = None) -> dict[str, Any]:
+        """Throttle every project to ``rate`` requests/second with a bucket of ``burst``
+        (default: the rate rounded up); every bucket starts full. Answers :meth:`throttle`."""
+        result: dict[str, Any] = self._call("POST", "/throttle", {"rate": rate, "burst": burst})
+        return result
+
+    def throttle(self) -> dict[str, Any]:
+        """``{"enabled", "rate", "burst", "tokens": {project_id: tokens now}}``."""
+        result: dict[str, Any] = self._call("GET", "/throttle")
+        return result
+
+    def clear_throttle(self) -> None:
+        """Switch throttling off."""
+        self._call("DELETE", "/throttle")
+
+    # --- incremental lag ----------------------------------------------------------------------
+
+    def set_lag(
+        self,
+        task_id: str,
+        *,
+        write_rate: float | None = None,
+        drain_rate: float | None = None,
+        frozen: bool | None = None,
+        offset: float | None = None,
+    ) -> dict[str, Any]:
+        """Change one task's lag model from now on (``None`` leaves a field unchanged): the
+        lag grows by ``write_rate`` bytes/s while written to, drains by ``drain_rate`` once
+        writes stop (``frozen`` or rate 0); ``offset`` sets the lag itself. Answers the view."""
+        body = _lag_body(write_rate, drain_rate, frozen, offset)
+        view: dict[str, Any] = self._call("POST", f"/tasks/{task_id}/lag", body)
+        return view
+
+    def set_lag_many(
+        self,
+        task_ids: list[str] | None,
+        *,
+        write_rate: float | None = None,
+        drain_rate: float | None = None,
+        frozen: bool | None = None,
+        offset: float | None = None,
+    ) -> int:
+        """:meth:`set_lag` for ``task_ids`` (``None``: every task) at one moment; returns how
+        many tasks changed. Unknown ids: 404, nothing changed."""
+        body = {"task_ids": task_ids, **_lag_body(write_rate, drain_rate, frozen, offset)}
+        updated: int = self._call("POST", "/lag", body)["updated"]
+        return updated
+
+    def freeze_writes(self, task_id: str) -> dict[str, Any]:
+        """Stop the writes to ``task_id``'s source: its lag drains from now on."""
+        return self.set_lag(task_id, frozen=True)
+
+    def unfreeze_writes(self, task_id: str) -> dict[str, Any]:
+        """Resume the writes (at the task's write rate): its lag grows again."""
+        return self.set_lag(task_id, frozen=False)
+
+    def stop_records(self, task_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every stop request made to ``task_ids`` (or all tasks): ``{"task_id", "at",
+        "offset"}``, ``offset`` being what the stats call showed at that moment."""
+        records: list[dict[str, Any]] = self._call("POST", "/stop-records", {"task_ids": task_ids})[
+            "records"
+        ]
+        return records
+
+
+def _lag_body(
+    write_rate: float | None, drain_rate: float | None, frozen: bool | None, offset: float | None
+) -> dict[str, Any]:
+    fields = {
+        "write_rate": write_rate,
+        "drain_rate": drain_rate,
+        "frozen": frozen,
+        "offset": offset,
+    }
+    return {k: v for k, v in fields.items() if v is not None}

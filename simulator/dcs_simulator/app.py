@@ -6,14 +6,24 @@ checked over the raw path), 404/405 must answer with the API's own error bodies,
 "drop" fault needs the server's raw ``send`` to close the connection without an answer.
 
 Order for a DCS request: route (404 ``DCS.4001`` / 405 ``DCS.5001``) → count the operation →
-faults → authentication (401 ``APIGW.0301``) → project id (400 ``DCS.4002``) → handler.
-Faults come first because they model the network and the gateway's front door.
+faults → authentication (401 ``APIGW.0301``) → throttling (429 ``APIGW.0308``, counted as
+``throttled``) → project id (400 ``DCS.4002``) → handler. Faults come first because they model
+the network and the gateway's front door; throttling follows authentication because the
+gateway's policy is per user ("policy user over ratelimit"), and it is keyed by the project id
+in the path. A throttled request still counts under its operation (it reached the gateway), and
+under ``throttled``, never under ``fault``.
+
+Admin requests (``/_simulator/...``) are never faulted or throttled, and are answered only for
+loopback clients (403 otherwise): the admin API has no authentication, so a simulator bound to
+a non-loopback address must not hand control of its state to the network. With ``access_log``
+each request is logged (logger ``dcs_simulator.access``) once its answer has been sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import re
 import uuid
@@ -29,10 +39,12 @@ from .config import OPERATIONS
 from .dcs import DcsApi
 from .faults import Decision, FaultPlan
 from .state import SimulatorState
+from .throttle import Throttle, ThrottlePolicy, retry_after_header
 from .verify import verify_request
-from .wire import ApiError, Call
+from .wire import ApiError, Call, json_response
 
 log = logging.getLogger(__name__)
+access_logger = logging.getLogger("dcs_simulator.access")
 
 AUTH_PREFIX = "Incorrect IAM authentication information: "
 THROTTLE_MSG = (
@@ -102,11 +114,21 @@ def match(method: str, segments: list[str]) -> tuple[Route, dict[str, str]]:
 class SimulatorApp:
     """ASGI entry point: ``/_simulator/...`` goes to the admin API, the rest to DCS."""
 
-    def __init__(self, state: SimulatorState, faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self,
+        state: SimulatorState,
+        faults: FaultPlan | None = None,
+        throttle: Throttle | None = None,
+    ) -> None:
         self.state = state
         self.faults = faults or FaultPlan()
+        config = state.config
+        self.throttle = throttle or Throttle(
+            state.clock, ThrottlePolicy.of(config.throttle_rate, config.throttle_burst)
+        )
+        self.access_log = config.access_log
         self.dcs = DcsApi(state)
-        self.admin = AdminApi(state, self.faults)
+        self.admin = AdminApi(state, self.faults, self.throttle)
         self._handlers: dict[str, Callable[[Call], Response]] = {
             op: getattr(self.dcs, op) for op in OPERATIONS
         }
@@ -117,12 +139,31 @@ class SimulatorApp:
         call = await _read_call(scope, receive)
         response: Response | None
         if call.raw_path == "/_simulator" or call.raw_path.startswith("/_simulator/"):
-            response = self.admin.dispatch(call)
+            if is_loopback_client(scope):
+                response = self.admin.dispatch(call)
+            else:
+                self.state.count("admin_refused")
+                body = {"error": "the /_simulator/ admin API only answers loopback clients"}
+                response = json_response(body, call.request_id, status=403)
         else:
             response = await self._dcs(call, send)
             if response is None:
+                self._log_access(scope, call, None)
                 return  # connection dropped on purpose
         await response(scope, receive, send)
+        self._log_access(scope, call, response.status_code)
+
+    def _log_access(self, scope: Scope, call: Call, status: int | None) -> None:
+        if not self.access_log:
+            return
+        client = scope.get("client")
+        who = f"{client[0]}:{client[1]}" if client else "-"
+        query = f"?{call.raw_query}" if call.raw_query else ""
+        version = scope.get("http_version", "1.1")
+        answer = "dropped" if status is None else str(status)
+        access_logger.info(
+            '%s - "%s %s%s HTTP/%s" %s', who, call.method, call.raw_path, query, version, answer
+        )
 
     async def _dcs(self, call: Call, send: Send) -> Response | None:
         try:
@@ -136,6 +177,7 @@ class SimulatorApp:
                 self.state.count("fault")
                 return await self._fault(decision, call, send)
             self._authenticate(call)
+            self._throttle(call)
             if call.params["project_id"] != self.state.config.project_id:
                 raise ApiError(400, "DCS.4002", "Invalid project ID in the request.")
             return self._handlers[route.operation](call)
@@ -152,9 +194,18 @@ class SimulatorApp:
         if decision.throttle:
             headers = {}
             if decision.throttle_retry_after is not None:
-                headers["Retry-After"] = _retry_after(decision.throttle_retry_after)
+                headers["Retry-After"] = retry_after_header(decision.throttle_retry_after)
             raise ApiError(429, "APIGW.0308", THROTTLE_MSG, gateway=True, headers=headers)
         raise ApiError(decision.server_error or 500, "DCS.5000", "Internal error.")
+
+    def _throttle(self, call: Call) -> None:
+        """The per-project token bucket (see :mod:`.throttle`): 429 with ``Retry-After``."""
+        wait = self.throttle.admit(call.params["project_id"])
+        if wait is None:
+            return
+        self.state.count("throttled")
+        headers = {"Retry-After": retry_after_header(wait)}
+        raise ApiError(429, "APIGW.0308", THROTTLE_MSG, gateway=True, headers=headers)
 
     # --- authentication ---------------------------------------------------------------------
 
@@ -244,7 +295,18 @@ async def _drop_connection(send: Send) -> None:
     )
 
 
-def _retry_after(seconds: float) -> str:
-    """Retry-After takes whole seconds; round up so a client never retries early."""
-    whole = int(seconds)
-    return str(whole if whole == seconds else whole + 1)
+def is_loopback_client(scope: Scope) -> bool:
+    """True when the request comes from a loopback address (IPv4, IPv6, or IPv4-mapped IPv6).
+
+    An unknown client (no ``client`` in the scope, or not an IP address) is not loopback.
+    """
+    client = scope.get("client")
+    if not client:
+        return False
+    try:
+        address = ipaddress.ip_address(str(client[0]).split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback

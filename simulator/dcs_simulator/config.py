@@ -14,6 +14,8 @@ DEMO_SECRET_KEY = "dcs-simulator-demo-secret-key-0000000001"
 """Secret key matching :data:`DEMO_ACCESS_KEY` (fake; for local use only)."""
 DEMO_PROJECT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 """Project id the simulator serves by default."""
+DEFAULT_DRAIN_RATE = 1_000_000.0
+"""Bytes per second a task's incremental lag drains at once its source stops being written."""
 
 OPERATIONS = (
     "list",
@@ -108,6 +110,13 @@ class SimulatorConfig:
     with ``rng_seed``. ``create_delay`` is how long a task made by the online-create call reads
     ``CREATING`` before ``RUNNING``. ``tokens`` are accepted as ``X-Auth-Token`` values; when
     ``security_token`` is set, AK/SK requests must carry it (signed) in ``X-Security-Token``.
+
+    ``throttle_rate`` (requests per second) switches on the gateway-like per-project token
+    bucket, holding ``throttle_burst`` tokens (default: the rate rounded up, at least 1); see
+    :mod:`.throttle`. ``write_rate`` and ``drain_rate`` (bytes per second) are the defaults of
+    every new task's incremental-lag model (``offset`` of the stats call); see
+    :meth:`.state.Task.lag_at`. ``host`` may be non-loopback; the admin API then still only
+    answers loopback clients.
     """
 
     host: str = "127.0.0.1"
@@ -126,6 +135,10 @@ class SimulatorConfig:
     access_log: bool = False
     tls_certfile: str | None = None  # serve https with this certificate (PEM) ...
     tls_keyfile: str | None = None  # ... and its private key; for TLS tests of the client
+    throttle_rate: float | None = None  # requests/second per project; None = no throttling
+    throttle_burst: int | None = None  # bucket size; None = ceil(throttle_rate), at least 1
+    write_rate: float = 0.0  # bytes/second a new task's lag grows by while written to
+    drain_rate: float = DEFAULT_DRAIN_RATE  # bytes/second the lag drains by once writes stop
 
     def validate(self) -> None:
         """Raise ``ValueError`` on a configuration the simulator cannot run with."""
@@ -135,6 +148,9 @@ class SimulatorConfig:
         check_jitter(self.stop_jitter)
         check_delay(self.create_delay, "create_delay")
         self.behaviour.validate()
+        check_throttle(self.throttle_rate, self.throttle_burst)
+        check_rate(self.write_rate, "write_rate")
+        check_rate(self.drain_rate, "drain_rate")
 
 
 def check_delay(value: float, name: str) -> None:
@@ -147,3 +163,25 @@ def check_jitter(value: float) -> None:
     """Jitter is a fraction in [0, 1]: more than 100% would make delays negative."""
     if math.isnan(value) or not 0 <= value <= 1:
         raise ValueError(f"stop_jitter must be a fraction in [0, 1], not {value!r}")
+
+
+def check_rate(value: float, name: str) -> None:
+    """A lag rate is a finite, non-negative number of bytes per second."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
+
+
+def check_throttle(rate: float | None, burst: int | None) -> None:
+    """Throttling: a positive finite rate and a burst of at least one request (or both off)."""
+    if rate is None:
+        if burst is not None:
+            raise ValueError("throttle_burst needs throttle_rate")
+        return
+    if isinstance(rate, bool) or not isinstance(rate, int | float):
+        raise ValueError(f"throttle_rate must be a number, not {rate!r}")
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError(f"throttle_rate must be a finite number > 0, not {rate!r}")
+    if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int) or burst < 1):
+        raise ValueError(f"throttle_burst must be an integer >= 1, not {burst!r}")

@@ -92,22 +92,11 @@ class DcsApi:
         return json_response(self._details(task, now, status), call.request_id)
 
     def stats(self, call: Call) -> Response:
-        """``GET migration-task/{id}/stats``: made-up but consistent progress numbers."""
-        task = self._task(call)
-        status = task.status_at(self.state.clock())
-        migrating = is_running(status)
-        progress = 50 if status in ("MIGRATING", "FULLMIGRATING") else 100
-        if status in ("CREATING", "RUNNING"):
-            progress = 0
-        body = {
-            "full_migration_progress": progress,
-            "offset": 0,
-            "source_dbsize": 1000,
-            "target_dbsize": 10 * progress,
-            "target_input_kbps": 128 if migrating else 0,
-            "target_ops": 50 if migrating else 0,
-            "is_migrating": migrating,
-        }
+        """``GET migration-task/{id}/stats``: progress numbers consistent with the status, and
+        ``offset``, the incremental lag in bytes (see :meth:`.state.Task.offset_at`)."""
+        with self.state.lock:
+            task = self._task(call)
+            body = task_stats(task, self.state.clock())
         return json_response(body, call.request_id)
 
     def logs(self, call: Call) -> Response:
@@ -398,6 +387,26 @@ def task_details(task: Task, now: float, status: str | None = None) -> dict[str,
         "tenant_security_group_id": task.security_group_id,
         "bandwidth_limit_mb": task.bandwidth_limit_mb,
         "task_status": None,
+    }
+
+
+def task_stats(task: Task, now: float) -> dict[str, Any]:
+    """The stats call's body. Numbers are JSON numbers, as in the doc example (the SDK types
+    them as strings and reads numbers fine). ``offset`` (bytes behind the source, 0 = in sync)
+    is frozen from the stop request on and 0 for tasks not in incremental sync."""
+    status = task.status_at(now)
+    migrating = is_running(status)
+    progress = 50 if status in ("MIGRATING", "FULLMIGRATING") else 100
+    if status in ("CREATING", "RUNNING"):
+        progress = 0
+    return {
+        "full_migration_progress": progress,
+        "offset": task.offset_at(now),
+        "source_dbsize": 1000,
+        "target_dbsize": 10 * progress,
+        "target_input_kbps": 128 if migrating else 0,
+        "target_ops": 50 if migrating else 0,
+        "is_migrating": migrating,
     }
 
 

@@ -3,10 +3,14 @@ so the URL (and a ``port=0`` choice) is known before the first request."""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import socket
+import sys
 import threading
 import time
 from types import TracebackType
+from typing import TextIO
 
 import uvicorn
 
@@ -15,6 +19,7 @@ from .app import SimulatorApp
 from .config import SimulatorConfig
 from .faults import FaultPlan
 from .state import Clock, SimulatorState
+from .throttle import Throttle
 
 STARTUP_TIMEOUT = 15.0
 SHUTDOWN_TIMEOUT = 15.0
@@ -30,10 +35,14 @@ class RunningSimulator:
         server: uvicorn.Server,
         thread: threading.Thread,
         url: str,
+        bind_url: str | None = None,
     ) -> None:
         self.config = config
         self.state = state
         self.url = url
+        self.bind_url = bind_url or url
+        """The address actually bound (``http://0.0.0.0:PORT`` for all interfaces); :attr:`url`
+        is the form to connect to."""
         self.admin = SimulatorAdmin(url)
         self._server = server
         self._thread = thread
@@ -44,6 +53,18 @@ class RunningSimulator:
         app = self._server.config.app
         assert isinstance(app, SimulatorApp)
         return app.faults
+
+    @property
+    def throttle(self) -> Throttle:
+        """The live throttle (the admin API is the portable way to change it)."""
+        app = self._server.config.app
+        assert isinstance(app, SimulatorApp)
+        return app.throttle
+
+    @property
+    def loopback_only(self) -> bool:
+        """True when the simulator listens on a loopback address only."""
+        return is_loopback_host(self.config.host)
 
     def stop(self) -> None:
         """Shut the server down and wait for its thread; safe to call twice."""
@@ -77,6 +98,8 @@ def start_simulator(
     config = config or SimulatorConfig()
     state = SimulatorState(config, clock)
     app = SimulatorApp(state)
+    if config.access_log:
+        enable_access_log()
     sock = _bind(config.host, config.port)
     server = uvicorn.Server(_uvicorn_config(app, config))
     thread = threading.Thread(
@@ -84,10 +107,33 @@ def start_simulator(
     )
     thread.start()
     _wait_started(server, thread)
-    url = _url(config.host, sock)
+    url, bind_url = _url(config.host, sock), _bind_url(config.host, sock)
     if config.tls_certfile:
         url = "https" + url.removeprefix("http")
-    return RunningSimulator(config, state, server, thread, url)
+        bind_url = "https" + bind_url.removeprefix("http")
+    return RunningSimulator(config, state, server, thread, url, bind_url)
+
+
+def enable_access_log(stream: TextIO | None = None) -> None:
+    """Make the ``dcs_simulator.access`` logger print INFO lines (to stderr unless ``stream``),
+    unless someone already gave it a handler. Idempotent."""
+    logger = logging.getLogger("dcs_simulator.access")
+    logger.setLevel(logging.INFO)
+    if not logger.handlers:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback IP literals (127.0.0.0/8, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _uvicorn_config(app: SimulatorApp, config: SimulatorConfig) -> uvicorn.Config:
@@ -95,7 +141,9 @@ def _uvicorn_config(app: SimulatorApp, config: SimulatorConfig) -> uvicorn.Confi
         app,
         lifespan="off",
         log_level="warning",
-        access_log=config.access_log,  # off by default: it costs throughput in benchmarks
+        # uvicorn's own access log would be silent at log level "warning"; the app logs each
+        # request itself when config.access_log is set (see SimulatorApp).
+        access_log=False,
         server_header=False,
         timeout_graceful_shutdown=5,
         backlog=4096,
@@ -126,6 +174,15 @@ def _url(host: str, sock: socket.socket) -> str:
         host = "127.0.0.1"  # reachable form of "all interfaces"
     elif host == "::":
         host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _bind_url(host: str, sock: socket.socket) -> str:
+    """The bound address as a URL, all-interfaces addresses included (for banners)."""
+    port = sock.getsockname()[1]
+    host = host or "0.0.0.0"
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{port}"

@@ -5,6 +5,10 @@ background, so 100,000 tasks cost only their memory. A stop records ``stop_reque
 task reads ``TERMINATING`` until ``stop_requested_at + stop_delay`` and ``TERMINATED`` from that
 exact moment on (``terminated_at``). One lock guards every read-modify-write, because the HTTP
 server's thread and test code touch the same state.
+
+The incremental lag (``offset`` of the stats call, in bytes) is piecewise linear in the clock;
+each task keeps the lag and the moment of its last change of rates or status, and
+:meth:`Task.lag_at` extends it from there (formulas there).
 """
 
 from __future__ import annotations
@@ -29,6 +33,11 @@ INCREMENTAL = "incremental_migration"
 NEVER = math.inf
 
 Clock = Callable[[], float]
+
+INCREMENTAL_SYNC = frozenset({"INCRMIGEATING", "INCRMIGRATING"})
+"""Statuses in which the lag evolves (the source is being synced to the target)."""
+STOPPING_OR_STOPPED = frozenset({"TERMINATING", "TERMINATED"})
+"""Statuses in which the lag is frozen at the stop request (stats keep showing it)."""
 
 # Endpoints given to tasks made by the admin API and the seed, so list/details look populated.
 # Shared on purpose (100k tasks): the API paths replace these dicts, never mutate them.
@@ -69,6 +78,16 @@ class Task:
     subnet_id: str | None = None
     security_group_id: str | None = None
     updated_at: float | None = None
+    # Incremental lag (bytes): `lag` at `lag_since`, extended by the rates (see lag_at).
+    lag: float = 0.0
+    lag_since: float = 0.0
+    write_rate: float = 0.0
+    drain_rate: float = 0.0
+    writes_frozen: bool = False
+    # The offset the stats call showed at the latest stop request (None with no stop pending),
+    # and every stop request ever made to this task as (moment, offset); restarts keep it.
+    offset_at_stop: int | None = None
+    stop_history: list[tuple[float, int]] | None = None
 
     def terminated_at(self, now: float) -> float | None:
         """When the task became TERMINATED, or ``None`` if it is not (yet)."""
@@ -88,19 +107,95 @@ class Task:
         return self.status
 
     def request_stop(self, now: float) -> None:
-        """Begin the asynchronous stop; the task reads TERMINATING from now on."""
+        """Begin the asynchronous stop; the task reads TERMINATING from now on.
+
+        Records the moment and the offset the stats call showed at that moment
+        (``offset_at_stop``, also appended to ``stop_history``); the lag freezes there.
+        """
+        offset = self.offset_at(now)
+        self._checkpoint(now)
         self.stop_requested_at = now
         self.forced_terminated_at = None
+        self.offset_at_stop = offset
+        if self.stop_history is None:
+            self.stop_history = []
+        self.stop_history.append((now, offset))
 
     def set_status(self, status: str, now: float) -> None:
         """Force a stored status, clearing any stop in progress (TERMINATING restarts one)."""
+        self._checkpoint(now)
         self.status = status
         self.stop_requested_at = None
+        self.offset_at_stop = None
         self.forced_terminated_at = now if status == "TERMINATED" else None
         self.ready_at = None
         if status == "TERMINATING":
             self.status = "INCRMIGEATING"
-            self.stop_requested_at = now
+            self.request_stop(now)
+        elif status not in INCREMENTAL_SYNC and status != "TERMINATED":
+            self.lag = 0.0  # a task that is not (or no longer) syncing has nothing to catch up
+
+    # --- incremental lag ----------------------------------------------------------------------
+
+    def lag_evolving(self) -> bool:
+        """True while the lag moves: incremental sync, no stop requested."""
+        return self.stop_requested_at is None and self.status in INCREMENTAL_SYNC
+
+    def writing(self) -> bool:
+        """True while the source is being written to (a write rate, not frozen)."""
+        return self.write_rate > 0 and not self.writes_frozen
+
+    def lag_at(self, now: float) -> float:
+        """The lag in bytes at ``now``, from ``lag`` at ``lag_since`` (``Δt = now - lag_since``,
+        to the microsecond):
+
+        - evolving and writing: ``lag + write_rate·Δt`` (grows);
+        - evolving, not writing: ``max(0, lag - drain_rate·Δt)`` (drains to 0: in sync);
+        - otherwise (stopping, stopped, not in incremental sync): ``lag``, frozen.
+        """
+        if not self.lag_evolving():
+            return self.lag
+        # To the microsecond: epoch floats carry ~0.2 µs of noise, which times a rate of bytes
+        # per second would otherwise show as a stray byte.
+        elapsed = max(0.0, round(now - self.lag_since, 6))
+        if self.writing():
+            return self.lag + self.write_rate * elapsed
+        return max(0.0, self.lag - self.drain_rate * elapsed)
+
+    def offset_at(self, now: float) -> int:
+        """The stats call's ``offset`` at ``now``: the lag rounded *up* to whole bytes (any lag
+        at all reads as not in sync), for incremental-sync and stopping/stopped tasks; ``0``
+        for every other status (not syncing yet, or finished: nothing left to catch up)."""
+        status = self.status_at(now)
+        if status not in INCREMENTAL_SYNC and status not in STOPPING_OR_STOPPED:
+            return 0
+        return max(0, math.ceil(self.lag_at(now) - 1e-6))
+
+    def _checkpoint(self, now: float) -> None:
+        """Fold the lag up to ``now`` into ``lag``/``lag_since`` before anything changes."""
+        self.lag = self.lag_at(now)
+        self.lag_since = now
+
+    def set_lag(
+        self,
+        now: float,
+        *,
+        write_rate: float | None = None,
+        drain_rate: float | None = None,
+        frozen: bool | None = None,
+        offset: float | None = None,
+    ) -> None:
+        """Change the lag model from ``now`` on; ``None`` leaves a field as it is. ``offset``
+        sets the lag itself (it then evolves from that value)."""
+        self._checkpoint(now)
+        if write_rate is not None:
+            self.write_rate = write_rate
+        if drain_rate is not None:
+            self.drain_rate = drain_rate
+        if frozen is not None:
+            self.writes_frozen = frozen
+        if offset is not None:
+            self.lag = offset
 
 
 def is_running(status: str) -> bool:
@@ -181,7 +276,10 @@ class SimulatorState:
             status="RUNNING",
             created_at=self.clock(),
             stop_delay=self.draw_delay(base, jitter),
+            write_rate=self.config.write_rate,
+            drain_rate=self.config.drain_rate,
         )
+        task.lag_since = task.created_at
         self.tasks[task.task_id] = task
         return task
 
@@ -233,6 +331,16 @@ class SimulatorState:
             if task is not None:
                 yield task
 
+    def stop_records(self, task_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Every stop request made to ``task_ids`` (all tasks when ``None``), in task order then
+        time order: ``{"task_id", "at", "offset"}``, ``offset`` as the stats call showed it."""
+        with self.lock:
+            return [
+                {"task_id": task.task_id, "at": at, "offset": offset}
+                for task in self._select(task_ids)
+                for at, offset in task.stop_history or ()
+            ]
+
     def count(self, operation: str) -> None:
         """Count one request under ``operation``."""
         with self.lock:
@@ -254,4 +362,10 @@ class SimulatorState:
             "stop_delay": "never" if math.isinf(task.stop_delay) else task.stop_delay,
             "deleted": task.deleted,
             "deleted_at": task.deleted_at,
+            "offset": task.offset_at(now),
+            "write_rate": task.write_rate,
+            "drain_rate": task.drain_rate,
+            "writes_frozen": task.writes_frozen,
+            "offset_at_stop": task.offset_at_stop,
+            "stop_history": [{"at": at, "offset": off} for at, off in task.stop_history or ()],
         }

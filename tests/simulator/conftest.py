@@ -8,25 +8,23 @@ from typing import Any
 import httpx
 import pytest
 
-from dcs_simulator import (
-    DEMO_ACCESS_KEY,
-    DEMO_PROJECT_ID,
-    DEMO_SECRET_KEY,
-    RunningSimulator,
-)
-from pulumi_dcs_migration.auth import AkSkAuth
+from dcs_simulator import RunningSimulator
+from dcs_simulator.testing import signed_http_client
 
-from .sim_helpers import ClientFactory
+from .sim_helpers import HttpClientFactory, SimulatorFactory
 
 
 @pytest.fixture
-def client_for() -> Iterator[ClientFactory]:
-    """Make a plain httpx client for a simulator, signed with AK/SK unless ``auth`` is given."""
+def http_client_for() -> Iterator[HttpClientFactory]:
+    """Make a plain httpx client for a simulator (:func:`dcs_simulator.testing.signed_http_client`:
+    signed with its AK/SK unless ``auth`` is given); every client is closed at teardown.
+
+    Not the harness's ``client_for``, which makes the product's ``DcsClient``.
+    """
     clients: list[httpx.Client] = []
 
     def make(sim: RunningSimulator, auth: httpx.Auth | None = None, **kwargs: Any) -> httpx.Client:
-        auth = auth or AkSkAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, project_id=DEMO_PROJECT_ID)
-        client = httpx.Client(base_url=sim.url, auth=auth, timeout=30, **kwargs)
+        client = signed_http_client(sim, auth, **kwargs)
         clients.append(client)
         return client
 
@@ -36,7 +34,19 @@ def client_for() -> Iterator[ClientFactory]:
 
 
 @pytest.fixture
-def dcs(simulator: RunningSimulator, client_for: ClientFactory) -> httpx.Client:
+def dcs(simulator: RunningSimulator, http_client_for: HttpClientFactory) -> httpx.Client:
     """A signed client for the default ``simulator``."""
-    client: httpx.Client = client_for(simulator)
-    return client
+    return http_client_for(simulator)
+
+
+@pytest.fixture
+def virtual_simulator(virtual_simulator_factory: SimulatorFactory) -> RunningSimulator:
+    """A simulator with default settings on ``virtual_clock`` (both fixtures from
+    ``tests/conftest.py``)."""
+    return virtual_simulator_factory()
+
+
+@pytest.fixture
+def vdcs(virtual_simulator: RunningSimulator, http_client_for: HttpClientFactory) -> httpx.Client:
+    """A signed client for ``virtual_simulator``."""
+    return http_client_for(virtual_simulator)

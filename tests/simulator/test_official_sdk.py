@@ -27,6 +27,10 @@ from dcs_simulator import (
     DEMO_SECRET_KEY,
     RunningSimulator,
 )
+from dcs_simulator.testing import UNKNOWN_TASK_ID, VirtualClock
+from pulumi_dcs_migration.models import MigrationTaskStats
+
+from .sim_helpers import SimulatorFactory
 
 
 def sdk_client(sim: RunningSimulator, secret_key: str = DEMO_SECRET_KEY) -> Any:
@@ -117,3 +121,56 @@ def test_sdk_with_wrong_secret_gets_401(simulator: RunningSimulator) -> None:
         client.list_migration_task(ListMigrationTaskRequest())
     assert (info.value.status_code, info.value.error_code) == (401, "APIGW.0301")
     assert info.value.request_id
+
+
+def test_stats_offset_read_by_the_sdk(simulator: RunningSimulator, sdk: Any) -> None:
+    [task_id] = simulator.admin.create_tasks(1, stop_delay=600)
+    simulator.admin.set_lag(task_id, offset=12345, write_rate=0, drain_rate=0)  # holds still
+    request = ShowMigrationTaskStatsRequest(task_id=task_id)
+    stats = sdk.show_migration_task_stats(request)
+    # The simulator answers numbers (as the doc example); the SDK types them as strings.
+    assert stats.offset == "12345"
+    assert (stats.full_migration_progress, stats.is_migrating) == ("100", True)
+    assert MigrationTaskStats.model_validate(stats.to_json_object()).offset == 12345
+    sdk.stop_migration_task(StopMigrationTaskRequest(task_id=task_id))
+    stopped = sdk.show_migration_task_stats(request)
+    assert (stopped.offset, stopped.is_migrating) == ("12345", False)
+    assert simulator.admin.task(task_id)["offset_at_stop"] == 12345
+    with pytest.raises(ClientRequestException) as info:
+        sdk.show_migration_task_stats(ShowMigrationTaskStatsRequest(task_id=UNKNOWN_TASK_ID))
+    assert (info.value.status_code, info.value.error_code) == (400, "DCS.4133")
+
+
+def test_sdk_sees_the_lag_grow_and_drain(
+    virtual_simulator: RunningSimulator, virtual_clock: VirtualClock
+) -> None:
+    sdk = sdk_client(virtual_simulator)
+    [task_id] = virtual_simulator.admin.create_tasks(1)
+    virtual_simulator.admin.set_lag(task_id, write_rate=1000, drain_rate=400)
+    request = ShowMigrationTaskStatsRequest(task_id=task_id)
+    virtual_clock.sleep(7)
+    assert sdk.show_migration_task_stats(request).offset == "7000"
+    virtual_simulator.admin.freeze_writes(task_id)
+    virtual_clock.sleep(10)
+    assert sdk.show_migration_task_stats(request).offset == "3000"
+    virtual_clock.sleep(10)
+    assert sdk.show_migration_task_stats(request).offset == "0"
+
+
+def test_sdk_reads_the_throttle_429(
+    virtual_simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
+) -> None:
+    sim = virtual_simulator_factory(throttle_rate=0.5, throttle_burst=1)
+    sdk = sdk_client(sim)
+    sdk.list_migration_task(ListMigrationTaskRequest())
+    with pytest.raises(ClientRequestException) as info:
+        sdk.list_migration_task(ListMigrationTaskRequest())
+    # The SDK's urllib3 Retry lists 429 in status_forcelist: even with retry_times=0 (no
+    # retry) it raises "too many 429 error responses" and the SDK maps that to error_code
+    # "429", dropping the gateway's body and request id. So a 429 reads as a 429, no more.
+    error = info.value
+    assert (error.status_code, error.error_code) == (429, "429")
+    assert "too many 429 error responses" in error.error_msg
+    assert sim.admin.counters() == {"list": 2, "throttled": 1}  # one request, not retried
+    virtual_clock.sleep(2)
+    assert sdk.list_migration_task(ListMigrationTaskRequest()).count == 0

@@ -16,7 +16,7 @@ from dcs_simulator import (
 )
 from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth, sdk_date
 
-from .sim_helpers import ClientFactory, P, SimulatorFactory
+from .sim_helpers import HttpClientFactory, P, SimulatorFactory
 
 AUTH_PREFIX = "Incorrect IAM authentication information: "
 
@@ -36,34 +36,36 @@ def test_valid_signature_is_accepted(dcs: httpx.Client) -> None:
     assert dcs.get(f"{P}/migration-tasks", params={"limit": 5, "name": "a b"}).status_code == 200
 
 
-def test_bad_secret_key(simulator: RunningSimulator, client_for: ClientFactory) -> None:
-    client = client_for(simulator, AkSkAuth(DEMO_ACCESS_KEY, "not-the-secret"))
+def test_bad_secret_key(simulator: RunningSimulator, http_client_for: HttpClientFactory) -> None:
+    client = http_client_for(simulator, AkSkAuth(DEMO_ACCESS_KEY, "not-the-secret"))
     message = assert_unauthorized(client.get(f"{P}/migration-tasks"), "signature mismatch")
     # As the real gateway does, the message shows its canonical request with | for newlines.
     assert f"GET|{P}/migration-tasks/|" in message
     assert "x-sdk-date:" in message
 
 
-def test_unknown_access_key(simulator: RunningSimulator, client_for: ClientFactory) -> None:
-    client = client_for(simulator, AkSkAuth("SOMEOTHERAK", DEMO_SECRET_KEY))
+def test_unknown_access_key(
+    simulator: RunningSimulator, http_client_for: HttpClientFactory
+) -> None:
+    client = http_client_for(simulator, AkSkAuth("SOMEOTHERAK", DEMO_SECRET_KEY))
     assert_unauthorized(client.get(f"{P}/migration-tasks"), "unknown access key")
 
 
 @pytest.mark.parametrize("minutes", [16, -16])
 def test_date_16_minutes_off(
-    simulator: RunningSimulator, client_for: ClientFactory, minutes: int
+    simulator: RunningSimulator, http_client_for: HttpClientFactory, minutes: int
 ) -> None:
-    client = client_for(simulator)
+    client = http_client_for(simulator)
     when = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)
     response = client.get(f"{P}/migration-tasks", headers={"X-Sdk-Date": sdk_date(when)})
     assert_unauthorized(response, "15 minutes")
 
 
 def test_date_14_minutes_off_is_fine(
-    simulator: RunningSimulator, client_for: ClientFactory
+    simulator: RunningSimulator, http_client_for: HttpClientFactory
 ) -> None:
     when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=14)
-    response = client_for(simulator).get(
+    response = http_client_for(simulator).get(
         f"{P}/migration-tasks", headers={"X-Sdk-Date": sdk_date(when)}
     )
     assert response.status_code == 200
@@ -86,14 +88,14 @@ class _TamperBody(httpx.Auth):
         yield request
 
 
-def test_tampered_body(simulator: RunningSimulator, client_for: ClientFactory) -> None:
-    client = client_for(simulator, _TamperBody())
+def test_tampered_body(simulator: RunningSimulator, http_client_for: HttpClientFactory) -> None:
+    client = http_client_for(simulator, _TamperBody())
     response = client.post(f"{P}/migration-task/batch-stop", json={"migration_tasks": ["aaaa"]})
     assert_unauthorized(response, "signature mismatch")
 
 
-def test_tampered_query(simulator: RunningSimulator, client_for: ClientFactory) -> None:
-    client = client_for(simulator)
+def test_tampered_query(simulator: RunningSimulator, http_client_for: HttpClientFactory) -> None:
+    client = http_client_for(simulator)
     request = client.build_request("GET", f"{P}/migration-tasks", params={"limit": 5})
     signed = next(AkSkAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY).auth_flow(request))
     signed.url = signed.url.copy_with(query=b"limit=6")
@@ -116,36 +118,42 @@ def test_malformed_authorization(simulator: RunningSimulator) -> None:
     assert_unauthorized(response, "malformed Authorization")
 
 
-def test_token_auth(simulator_factory: SimulatorFactory, client_for: ClientFactory) -> None:
+def test_token_auth(
+    simulator_factory: SimulatorFactory, http_client_for: HttpClientFactory
+) -> None:
     sim = simulator_factory(tokens=("tok-1", "tok-2"))
-    assert client_for(sim, TokenAuth("tok-2")).get(f"{P}/migration-tasks").status_code == 200
-    response = client_for(sim, TokenAuth("tok-3")).get(f"{P}/migration-tasks")
+    assert http_client_for(sim, TokenAuth("tok-2")).get(f"{P}/migration-tasks").status_code == 200
+    response = http_client_for(sim, TokenAuth("tok-3")).get(f"{P}/migration-tasks")
     assert_unauthorized(response, "decrypt token fail")
 
 
 def test_security_token_required_and_signed(
-    simulator_factory: SimulatorFactory, client_for: ClientFactory
+    simulator_factory: SimulatorFactory, http_client_for: HttpClientFactory
 ) -> None:
     sim = simulator_factory(security_token="sts-token")
     good = AkSkAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, security_token="sts-token")
-    assert client_for(sim, good).get(f"{P}/migration-tasks").status_code == 200
+    assert http_client_for(sim, good).get(f"{P}/migration-tasks").status_code == 200
     missing = AkSkAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
-    assert_unauthorized(client_for(sim, missing).get(f"{P}/migration-tasks"), "X-Security-Token")
+    assert_unauthorized(
+        http_client_for(sim, missing).get(f"{P}/migration-tasks"), "X-Security-Token"
+    )
     wrong = AkSkAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY, security_token="other")
-    assert_unauthorized(client_for(sim, wrong).get(f"{P}/migration-tasks"), "X-Security-Token")
+    assert_unauthorized(http_client_for(sim, wrong).get(f"{P}/migration-tasks"), "X-Security-Token")
 
 
 def test_auth_runs_before_project_check(
-    simulator: RunningSimulator, client_for: ClientFactory
+    simulator: RunningSimulator, http_client_for: HttpClientFactory
 ) -> None:
-    client = client_for(simulator, AkSkAuth(DEMO_ACCESS_KEY, "bad"))
+    client = http_client_for(simulator, AkSkAuth(DEMO_ACCESS_KEY, "bad"))
     other = "f" * 32
     assert client.get(f"/v2/{other}/migration-tasks").status_code == 401
     assert other != DEMO_PROJECT_ID
 
 
-def test_unauthorized_is_counted(simulator: RunningSimulator, client_for: ClientFactory) -> None:
-    client = client_for(simulator, AkSkAuth(DEMO_ACCESS_KEY, "bad"))
+def test_unauthorized_is_counted(
+    simulator: RunningSimulator, http_client_for: HttpClientFactory
+) -> None:
+    client = http_client_for(simulator, AkSkAuth(DEMO_ACCESS_KEY, "bad"))
     client.get(f"{P}/migration-tasks")
     client.post(f"{P}/migration-task/batch-stop", json={"migration_tasks": ["x"]})
     counters = simulator.admin.counters()

@@ -9,7 +9,7 @@ import pytest
 
 from dcs_simulator import Behaviour, RunningSimulator
 
-from .sim_helpers import ClientFactory, P, SimulatorFactory
+from .sim_helpers import HttpClientFactory, P, SimulatorFactory
 
 FINISHED = ["SUCCESS", "FAILED", "MIGRATION_FAILED", "RELEASED", "ERROR"]
 
@@ -43,12 +43,12 @@ def test_stop_finished_noop_success(simulator: RunningSimulator, dcs: httpx.Clie
 
 
 def test_stop_finished_reject_400(
-    simulator_factory: SimulatorFactory, client_for: ClientFactory
+    simulator_factory: SimulatorFactory, http_client_for: HttpClientFactory
 ) -> None:
     sim = simulator_factory(behaviour=Behaviour(stop_finished="reject_400"))
     [done] = sim.admin.create_tasks(1, status="FAILED")
     [running] = sim.admin.create_tasks(1)
-    response = batch_stop(client_for(sim), [running, done])
+    response = batch_stop(http_client_for(sim), [running, done])
     assert response.status_code == 400 and response.json()["error_code"] == "DCS.4855"
     assert sim.admin.task(running)["status"] == "INCRMIGEATING"  # all or nothing
 

@@ -4,14 +4,14 @@ restart, delete, and the lazily computed clock (checked directly on the state ob
 from __future__ import annotations
 
 import math
-import time
 
 import httpx
 import pytest
 
 from dcs_simulator import RunningSimulator, SimulatorConfig, SimulatorState
+from dcs_simulator.testing import VirtualClock
 
-from .sim_helpers import ClientFactory, P, SimulatorFactory, wait_for_status
+from .sim_helpers import HttpClientFactory, P, SimulatorFactory, details, wait_for_status
 
 
 def stop(client: httpx.Client, ids: list[str]) -> None:
@@ -20,19 +20,27 @@ def stop(client: httpx.Client, ids: list[str]) -> None:
     assert all(i["result"] == "success" for i in response.json()["migration_tasks"])
 
 
-def test_terminating_then_terminated(simulator: RunningSimulator, dcs: httpx.Client) -> None:
-    [task_id] = simulator.admin.create_tasks(1, stop_delay=0.2)
-    before = time.time()
-    stop(dcs, [task_id])
-    view = simulator.admin.task(task_id)
+def test_terminating_then_terminated(
+    virtual_simulator: RunningSimulator, vdcs: httpx.Client, virtual_clock: VirtualClock
+) -> None:
+    admin = virtual_simulator.admin
+    [task_id] = admin.create_tasks(1, stop_delay=0.2)
+    stopped_at = virtual_clock.now()
+    stop(vdcs, [task_id])
+    view = admin.task(task_id)
     assert view["status"] == "TERMINATING"
     assert view["terminated_at"] is None
-    assert before <= view["stop_requested_at"] <= time.time()
-    wait_for_status(dcs, task_id, "TERMINATED")
-    view = simulator.admin.task(task_id)
+    assert view["stop_requested_at"] == stopped_at
+    virtual_clock.sleep(0.15)
+    assert details(vdcs, task_id)["status"] == "TERMINATING"
+    virtual_clock.sleep(0.05)
+    assert details(vdcs, task_id)["status"] == "TERMINATED"
+    view = admin.task(task_id)
     # terminated_at is exactly the moment the delay ran out, not when someone looked
-    assert view["terminated_at"] == pytest.approx(view["stop_requested_at"] + 0.2, abs=1e-9)
-    assert simulator.admin.last_terminated_at([task_id]) == view["terminated_at"]
+    virtual_clock.sleep(10)
+    assert view["terminated_at"] == pytest.approx(stopped_at + 0.2, abs=1e-6)
+    assert admin.task(task_id)["terminated_at"] == view["terminated_at"]
+    assert admin.last_terminated_at([task_id]) == view["terminated_at"]
 
 
 def test_stop_twice_changes_nothing(simulator: RunningSimulator, dcs: httpx.Client) -> None:
@@ -46,16 +54,19 @@ def test_stop_twice_changes_nothing(simulator: RunningSimulator, dcs: httpx.Clie
     assert simulator.admin.task(task_id)["status"] == "TERMINATED"
 
 
-def test_never_terminates(simulator: RunningSimulator, dcs: httpx.Client) -> None:
-    [task_id] = simulator.admin.create_tasks(1, stop_delay=math.inf)
-    [other] = simulator.admin.create_tasks(1, stop_delay="never")
-    stop(dcs, [task_id, other])
-    time.sleep(0.1)
+def test_never_terminates(
+    virtual_simulator: RunningSimulator, vdcs: httpx.Client, virtual_clock: VirtualClock
+) -> None:
+    admin = virtual_simulator.admin
+    [task_id] = admin.create_tasks(1, stop_delay=math.inf)
+    [other] = admin.create_tasks(1, stop_delay="never")
+    stop(vdcs, [task_id, other])
+    virtual_clock.sleep(10**9)
     for tid in (task_id, other):
-        view = simulator.admin.task(tid)
+        view = admin.task(tid)
         assert view["stop_delay"] == math.inf
         assert view["status"] == "TERMINATING" and view["terminated_at"] is None
-    assert simulator.admin.last_terminated_at([task_id, other]) is None
+    assert admin.last_terminated_at([task_id, other]) is None
 
 
 def test_jitter_bounds_and_determinism() -> None:
@@ -141,10 +152,12 @@ def test_delete_after_stop(simulator: RunningSimulator, dcs: httpx.Client) -> No
     assert result.json()["migration_tasks"][0]["error_code"] == "DCS.4133"
 
 
-def test_seeded_tasks(simulator_factory: SimulatorFactory, client_for: ClientFactory) -> None:
+def test_seeded_tasks(
+    simulator_factory: SimulatorFactory, http_client_for: HttpClientFactory
+) -> None:
     sim = simulator_factory(seed=25)
     assert sim.admin.health()["tasks"] == 25
-    body = client_for(sim).get(f"{P}/migration-tasks", params={"limit": 100}).json()
+    body = http_client_for(sim).get(f"{P}/migration-tasks", params={"limit": 100}).json()
     assert body["count"] == 25
     assert {t["status"] for t in body["migration_tasks"]} == {"INCRMIGEATING"}
     assert {t["migration_type"] for t in body["migration_tasks"]} == {"online_migration"}
