@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dcs_simulator import SimulatorAdmin
+from dcs_simulator import DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY, SimulatorAdmin
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -57,7 +58,7 @@ class Simulator:
         self.url = next(w for w in line.split() if w.startswith("http://"))
         self.admin = SimulatorAdmin(self.url)
         health = self.admin.health()
-        self.project_id = health.get("project_id", "0a1b2c3d4e5f60718293a4b5c6d7e8f9")
+        self.project_id = health.get("project_id", DEMO_PROJECT_ID)
 
     def close(self) -> None:
         self.admin.close()
@@ -88,9 +89,9 @@ def _measure(sim: Simulator, script: str, n: int, workdir: Path) -> dict[str, An
             "--project-id",
             sim.project_id,
             "--access-key",
-            "DCSSIMULATORDEMOAK01",
+            DEMO_ACCESS_KEY,
             "--secret-key",
-            "dcs-simulator-demo-secret-key-0000000001",
+            DEMO_SECRET_KEY,
             "--ids-file",
             str(ids_file),
         ],
@@ -124,28 +125,52 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def pulumi_layer(sim: Simulator, n: int = 100) -> dict[str, Any]:
-    """Time `pulumi preview` and `pulumi up` of one resource with n tasks."""
-    sys.path.insert(0, str(REPO))
-    from tests.e2e.pulumi_project import PulumiProject  # the tests' own harness
+    """Time `pulumi preview` and `pulumi up` of one resource with n tasks.
 
-    root = Path(tempfile.mkdtemp(prefix="bench-pulumi-"))
-    try:
-        project = PulumiProject(root / "project")
-        project.init(
-            endpoint=sim.url,
-            project_id=sim.project_id,
-            access_key="DCSSIMULATORDEMOAK01",
-            secret_key="dcs-simulator-demo-secret-key-0000000001",
-            task_ids=sim.admin.create_tasks(n),
+    The repo's Pulumi.yaml and stacks/ program in a throwaway directory, with its own file
+    backend and home, the simulator's keys in the environment, as a user runs them.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-pulumi-") as tmp:
+        root = Path(tmp)
+        (root / "stacks").mkdir()
+        (root / "state").mkdir()
+        shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
+        shutil.copy(REPO / "stacks" / "__main__.py", root / "stacks" / "__main__.py")
+        (root / ".venv").symlink_to(REPO / ".venv")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HW_", "PULUMI_"))}
+        env.update(
+            PULUMI_HOME=str(root / "home"),
+            PULUMI_BACKEND_URL=f"file://{root / 'state'}",
+            PULUMI_CONFIG_PASSPHRASE="bench",
+            HW_ACCESS_KEY=DEMO_ACCESS_KEY,
+            HW_SECRET_KEY=DEMO_SECRET_KEY,
+        )
+
+        def pulumi(*args: str) -> None:
+            subprocess.run(
+                [str(VENV_BIN / "pulumi"), *args, "--non-interactive"],
+                cwd=root,
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+
+        ids = sim.admin.create_tasks(n)
+        pulumi("stack", "init", "bench")
+        pulumi("config", "set", "dcs:endpoint", sim.url)
+        pulumi("config", "set", "dcs:projectId", sim.project_id)
+        pulumi(
+            "config",
+            "set-all",
+            "--path",
+            *(f"--plaintext=taskIds[{i}]={t}" for i, t in enumerate(ids)),
         )
         timings = {}
         for name, args in (("preview", ("preview",)), ("up", ("up", "--yes", "--skip-preview"))):
-            started = time.time()
-            project.pulumi(*args)
-            timings[f"{name}_s"] = time.time() - started
+            started = time.perf_counter()
+            pulumi(*args)
+            timings[f"{name}_s"] = time.perf_counter() - started
         return timings
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -208,7 +233,7 @@ def main() -> None:
         "rows": rows,
         "pulumi_layer_100_tasks": layer,
         "bare_engine_100_tasks_s": engine_100,
-        "machine": {"cores": __import__("os").cpu_count()},
+        "machine": {"cores": os.cpu_count()},
     }
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(table(rows))

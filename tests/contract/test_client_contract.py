@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import stamina
 
 from dcs_simulator import RunningSimulator
-from dcs_simulator.testing import UNKNOWN_TASK_ID, client_for
+from dcs_simulator.testing import UNKNOWN_TASK_ID as UNKNOWN
+from dcs_simulator.testing import client_for, poll_until
 from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions
 from pulumi_dcs_migration.errors import (
@@ -19,7 +18,7 @@ from pulumi_dcs_migration.errors import (
     TaskNotFoundError,
 )
 
-UNKNOWN = UNKNOWN_TASK_ID
+from ..conftest import SimulatorFactory
 
 
 def test_list_paginates_over_every_task(simulator: RunningSimulator) -> None:
@@ -77,7 +76,7 @@ def test_wrong_secret_key_is_a_clear_401(simulator: RunningSimulator) -> None:
     )
 
 
-def test_token_auth(simulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_token_auth(simulator_factory: SimulatorFactory) -> None:
     sim = simulator_factory(tokens=("tok-123",))
     with client_for(sim, auth=TokenAuth("tok-123")) as client:
         assert client.list_tasks().count == 0
@@ -193,10 +192,11 @@ def test_create_online_task_both_steps_and_create_task(simulator: RunningSimulat
             )
         )
         assert client.get_task(task_id).status in ("CREATING", "RUNNING")
-        deadline = time.monotonic() + 10
-        while client.get_task(task_id).status != "RUNNING":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        poll_until(
+            lambda: client.get_task(task_id).status,
+            lambda status: status == "RUNNING",
+            what=f"{task_id} RUNNING",
+        )
         configured = client.configure_online_task(
             task_id,
             ConfigureOnlineTaskBody(

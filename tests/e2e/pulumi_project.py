@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
     from dcs_simulator import RunningSimulator
@@ -17,6 +17,13 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = REPO / ".venv" / "bin"
 PULUMI = VENV_BIN / "pulumi"
 PASSPHRASE = "e2e-passphrase"
+
+
+class StackOutputs(TypedDict):
+    """What stacks/__main__.py exports (``pulumi stack output --json``)."""
+
+    terminated_ids: list[str]
+    tasks: list[dict[str, str | None]]  # one per task: task_id, outcome, status, name, ...
 
 
 def require_pulumi() -> None:
@@ -112,7 +119,8 @@ class PulumiProject:
         task_ids: list[str],
         *,
         secret_key: str | None = None,
-        **kw: Any,
+        timeout_seconds: float | None = None,
+        credentials_in: str = "env",
     ) -> None:
         """:meth:`init` for a simulator, with its keys (or a deliberately wrong ``secret_key``)."""
         cfg = sim.config
@@ -122,7 +130,8 @@ class PulumiProject:
             access_key=cfg.access_key,
             secret_key=secret_key or cfg.secret_key,
             task_ids=task_ids,
-            **kw,
+            timeout_seconds=timeout_seconds,
+            credentials_in=credentials_in,
         )
 
     def set_task_ids(self, task_ids: list[str]) -> None:
@@ -130,8 +139,11 @@ class PulumiProject:
         pairs = [f"--plaintext=taskIds[{i}]={tid}" for i, tid in enumerate(task_ids)]
         self.pulumi("config", "set-all", "--path", *pairs)
 
-    def outputs(self) -> dict[str, object]:
-        return json.loads(self.pulumi("stack", "output", "--json", "--show-secrets").stdout)
+    def outputs(self) -> StackOutputs:
+        outputs: StackOutputs = json.loads(
+            self.pulumi("stack", "output", "--json", "--show-secrets").stdout
+        )
+        return outputs
 
     def export(self) -> str:
         return self.pulumi("stack", "export", "--show-secrets").stdout

@@ -48,7 +48,7 @@ def test_a_task_restarted_behind_our_back_is_stopped_without_a_refresh(
     assert "stopping 1 task(s)" in up.stdout
     assert [sim.admin.task(t)["status"] for t in ids] == ["TERMINATED"] * 3
     assert sim.admin.counters()["batch_stop"] == 1  # only the restarted task got a stop
-    outcomes = {t["task_id"]: t["outcome"] for t in project.outputs()["tasks"]}  # type: ignore[union-attr]
+    outcomes = {t["task_id"]: t["outcome"] for t in project.outputs()["tasks"]}
     assert outcomes == dict.fromkeys(ids, "stopped")
     project.pulumi("preview", "--expect-no-changes")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ..conftest import SimulatorFactory
 from .pulumi_project import PulumiProject
 
 pytestmark = pytest.mark.e2e
@@ -22,8 +23,8 @@ def leaks(text: str | bytes) -> list[str]:
 
 
 def test_no_credential_anywhere_after_preview_up_refresh_destroy(
-    tmp_path: Path, simulator_factory
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, simulator_factory: SimulatorFactory
+) -> None:
     sim = simulator_factory(
         access_key=ACCESS_KEY, secret_key=SECRET_KEY, security_token=SECURITY_TOKEN, stop_delay=0.2
     )

@@ -13,13 +13,15 @@ import random
 
 import pytest
 
-from dcs_simulator import RunningSimulator, SimulatorConfig, start_simulator
+from dcs_simulator import RunningSimulator
 from dcs_simulator.testing import UNKNOWN_TASK_ID as UNKNOWN
 from dcs_simulator.testing import VirtualClock, client_for
 from dcs_simulator.testing.truth import mismatches
 from pulumi_dcs_migration.client import RetryPolicy
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions, StopReport
 from pulumi_dcs_migration.lifecycle import incomplete_message, pulumi_advice
+
+from ..conftest import SimulatorFactory
 
 RETRY = RetryPolicy(attempts=8, timeout=20, wait_initial=0.02, wait_max=0.2, wait_jitter=0.05)
 
@@ -33,10 +35,14 @@ def run(
     clock: VirtualClock | None = None,
     touched_at: dict[str, float] | None = None,
 ) -> StopReport:
-    client = client_for(sim, retry=RETRY, timeout=request_timeout)
-    timing = {} if clock is None else {"clock": clock.now, "sleep": clock.sleep, "wall": clock.now}
-    with client:
-        engine = StopEngine(client, StopOptions(timeout=timeout), rng=random.Random(3), **timing)  # type: ignore[arg-type]
+    options, rng = StopOptions(timeout=timeout), random.Random(3)
+    with client_for(sim, retry=RETRY, timeout=request_timeout) as client:
+        if clock is None:
+            engine = StopEngine(client, options, rng=rng)
+        else:
+            engine = StopEngine(
+                client, options, clock=clock.now, sleep=clock.sleep, wall=clock.now, rng=rng
+            )
         report = engine.run(ids)
     assert mismatches(report, sim.admin, touched_at or {}) == []
     return report
@@ -48,15 +54,9 @@ def message(report: StopReport) -> str:
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def virtual_sim(clock: VirtualClock) -> object:
-    sim = start_simulator(SimulatorConfig(stop_delay=1.0), clock=clock.now)
-    yield sim
-    sim.stop()
+def virtual_sim(virtual_simulator_factory: SimulatorFactory) -> RunningSimulator:
+    """A simulator on the ``virtual_clock`` fixture, stopping tasks in 1 s (virtual)."""
+    return virtual_simulator_factory(stop_delay=1.0)
 
 
 def all_stopped(report: StopReport) -> bool:
@@ -64,7 +64,7 @@ def all_stopped(report: StopReport) -> bool:
 
 
 @pytest.fixture
-def sim(simulator_factory) -> RunningSimulator:  # type: ignore[no-untyped-def]
+def sim(simulator_factory: SimulatorFactory) -> RunningSimulator:
     return simulator_factory(stop_delay=0.3, stop_jitter=0.5, rng_seed=11)
 
 
@@ -110,10 +110,12 @@ def test_batch_answer_mixing_success_and_failed(sim: RunningSimulator) -> None:
     assert UNKNOWN in text and "not_found" in text and running[0] not in text
 
 
-def test_a_task_that_never_terminates(virtual_sim: RunningSimulator, clock: VirtualClock) -> None:
+def test_a_task_that_never_terminates(
+    virtual_sim: RunningSimulator, virtual_clock: VirtualClock
+) -> None:
     stuck = virtual_sim.admin.create_tasks(1, stop_delay="never")
     ids = virtual_sim.admin.create_tasks(3)
-    report = run(virtual_sim, [*stuck, *ids], timeout=90.0, clock=clock)
+    report = run(virtual_sim, [*stuck, *ids], timeout=90.0, clock=virtual_clock)
     by = {o.task_id: o for o in report.outcomes}
     assert by[stuck[0]].outcome is Outcome.TIMED_OUT and by[stuck[0]].status == "TERMINATING"
     assert [by[t].outcome for t in ids] == [Outcome.STOPPED] * 3
@@ -122,40 +124,39 @@ def test_a_task_that_never_terminates(virtual_sim: RunningSimulator, clock: Virt
     assert stuck[0] in message(report) and "raise timeout_seconds" in message(report)
 
 
-def _behind_our_back(
-    sim: RunningSimulator, clock: VirtualClock, action: str, task_id: str, touched: dict[str, float]
-) -> None:
-    """Half a second (virtual) into the wait, delete or restart ``task_id``."""
+def _run_changing_one(
+    sim: RunningSimulator, clock: VirtualClock, action: str
+) -> tuple[list[str], StopReport]:
+    """Stop three tasks; half a second (virtual) into the wait, delete or restart the first."""
+    ids = sim.admin.create_tasks(3)
+    touched: dict[str, float] = {}
 
     def act() -> None:
         if action == "delete":
-            sim.admin.delete_task(task_id)
+            sim.admin.delete_task(ids[0])
         else:
-            sim.admin.set_status(task_id, "INCRMIGEATING")
-        touched[task_id] = clock.now()
+            sim.admin.set_status(ids[0], "INCRMIGEATING")
+        touched[ids[0]] = clock.now()
 
     clock.at(clock.now() + 0.5, act)
+    report = run(sim, ids, clock=clock, touched_at=touched)
+    assert ids[0] in touched  # the change did happen while the engine waited
+    return ids, report
 
 
-def test_a_task_deleted_while_waited_on(virtual_sim: RunningSimulator, clock: VirtualClock) -> None:
-    ids = virtual_sim.admin.create_tasks(3)
-    touched: dict[str, float] = {}
-    _behind_our_back(virtual_sim, clock, "delete", ids[0], touched)
-    report = run(virtual_sim, ids, clock=clock, touched_at=touched)
+def test_a_task_deleted_while_waited_on(
+    virtual_sim: RunningSimulator, virtual_clock: VirtualClock
+) -> None:
+    ids, report = _run_changing_one(virtual_sim, virtual_clock, "delete")
     by = {o.task_id: o.outcome for o in report.outcomes}
-    assert ids[0] in touched
     assert by[ids[0]] is Outcome.NOT_FOUND and by[ids[1]] is Outcome.STOPPED
     assert ids[0] in message(report)
 
 
 def test_a_task_restarted_while_waited_on(
-    virtual_sim: RunningSimulator, clock: VirtualClock
+    virtual_sim: RunningSimulator, virtual_clock: VirtualClock
 ) -> None:
-    ids = virtual_sim.admin.create_tasks(3)
-    touched: dict[str, float] = {}
-    _behind_our_back(virtual_sim, clock, "restart", ids[0], touched)
-    report = run(virtual_sim, ids, clock=clock, touched_at=touched)
-    assert ids[0] in touched
+    ids, report = _run_changing_one(virtual_sim, virtual_clock, "restart")
     assert all_stopped(report)
     assert virtual_sim.admin.task(ids[0])["status"] == "TERMINATED"
     assert virtual_sim.admin.counters()["batch_stop"] == 2  # the restarted task got a second stop

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 import grpc
-from google.protobuf import struct_pb2
+from google.protobuf import struct_pb2  # type: ignore[import-untyped]  # protobuf: no hints
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
@@ -72,7 +72,7 @@ class ProviderProcess:
         return from_struct(resp.inputs), [(f.property, f.reason) for f in resp.failures]
 
     def diff(self, olds: dict[str, Any], news: dict[str, Any]) -> provider_pb2.DiffResponse:
-        return self.stub.Diff(
+        resp: provider_pb2.DiffResponse = self.stub.Diff(
             provider_pb2.DiffRequest(
                 id="x",
                 urn=URN,
@@ -80,6 +80,7 @@ class ProviderProcess:
                 news=to_struct(self._with_provider(news)),
             )
         )
+        return resp
 
     def create(self, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         resp = self.stub.Create(
@@ -99,11 +100,12 @@ class ProviderProcess:
         return from_struct(resp.properties)
 
     def read(self, id_: str, props: dict[str, Any]) -> provider_pb2.ReadResponse:
-        return self.stub.Read(
+        resp: provider_pb2.ReadResponse = self.stub.Read(
             provider_pb2.ReadRequest(
                 id=id_, urn=URN, properties=to_struct(self._with_provider(props))
             )
         )
+        return resp
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         self.stub.Delete(

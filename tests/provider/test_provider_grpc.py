@@ -129,6 +129,7 @@ def test_create_timeout_lists_unfinished_tasks(
     with pytest.raises(grpc.RpcError) as info:
         provider.create(inputs)
     details = info.value.details()
+    assert details is not None
     assert "1 of 2 task(s) are not stopped" in details and stuck[0] in details
     assert "TERMINATING" in details and "timed_out" in details and "rerun" in details
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from dcs_simulator import RunningSimulator
+from dcs_simulator.testing import poll_until
 
 from ..conftest import SimulatorFactory
 from ..e2e.pulumi_project import PULUMI, PulumiProject
@@ -85,8 +85,7 @@ def test_lifecycle_with_state_in_postgres(
     dump = "\n".join(r[0] for r in postgres.query("SELECT data::text FROM lifecycle_state"))
     assert cfg.secret_key not in dump and cfg.access_key not in dump
 
-    refresh = project.pulumi("refresh", "--yes", "--skip-preview")
-    assert refresh.returncode == 0
+    project.pulumi("refresh", "--yes", "--skip-preview")  # fails the test unless it succeeds
     terminated = project.outputs()["terminated_ids"]
     assert isinstance(terminated, list) and sorted(terminated) == sorted(ids)
 
@@ -114,15 +113,41 @@ def _finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
 
 
 def _wait_for_lock_row(postgres: PostgresServer, table: str, stack: str) -> str:
-    """The lock key once the running ``up`` has written it (fails after 60 s)."""
+    """The lock key once the running ``up`` has written it."""
     prefix = f"pulumi/.pulumi/locks/organization/dcs-migration/{stack}/"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        locks = [k for k in state_keys_or_none(postgres, table) if k.startswith(prefix)]
-        if locks:
-            return locks[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no lock row under {prefix} within 60 s")
+    locks = poll_until(
+        lambda: [k for k in state_keys_or_none(postgres, table) if k.startswith(prefix)],
+        bool,
+        timeout=120,
+        interval=0.05,
+        what=f"a lock row under {prefix}",
+    )
+    return locks[0]
+
+
+def lock_holding_project(
+    tmp_path: Path, postgres: PostgresServer, factory: SimulatorFactory, table: str
+) -> tuple[RunningSimulator, list[str], PulumiProject]:
+    """A project of two tasks that stay TERMINATING until :func:`finish_stops`.
+
+    An ``up`` of it holds the stack's lock until then, however slow the machine: the other
+    run meets the lock for certain, not because a stop delay happened to outlast its start-up.
+    """
+    sim = factory()
+    ids = sim.admin.create_tasks(2, stop_delay="never")
+    return sim, ids, postgres_project(tmp_path, postgres, sim, table, ids)
+
+
+def finish_stops(sim: RunningSimulator, ids: list[str], runs: list[subprocess.Popen[str]]) -> None:
+    """Once an ``up`` has sent its stops (or every run has ended), let the API complete them."""
+    poll_until(
+        lambda: statuses(sim, ids),
+        lambda now: now == ["TERMINATING"] * len(ids) or all(p.poll() is not None for p in runs),
+        timeout=120,
+        what="the stops of the run holding the lock",
+    )
+    for task_id in ids:
+        sim.admin.set_status(task_id, "TERMINATED")
 
 
 def state_keys_or_none(postgres: PostgresServer, table: str) -> list[str]:
@@ -152,14 +177,12 @@ def assert_state_intact(project: PulumiProject, sim: RunningSimulator, ids: list
 def test_second_up_while_first_holds_the_lock_fails_and_state_stays_intact(
     tmp_path: Path, postgres: PostgresServer, simulator_factory: SimulatorFactory
 ) -> None:
-    # 3 s per stop keeps the first run inside its update (holding the lock) long enough.
-    sim = simulator_factory(stop_delay=3.0)
-    ids = sim.admin.create_tasks(2)
-    project = postgres_project(tmp_path, postgres, sim, "lock_state", ids)
+    sim, ids, project = lock_holding_project(tmp_path, postgres, simulator_factory, "lock_state")
 
     first = _start_up(project)
     lock_key = _wait_for_lock_row(postgres, "lock_state", "e2e")
     second_code, second_out = _finish(_start_up(project))
+    finish_stops(sim, ids, [first])
     first_code, first_out = _finish(first)
 
     assert first_code == 0, first_out
@@ -175,11 +198,17 @@ def test_second_up_while_first_holds_the_lock_fails_and_state_stays_intact(
 def test_two_ups_started_together_never_both_run(
     tmp_path: Path, postgres: PostgresServer, simulator_factory: SimulatorFactory
 ) -> None:
-    sim = simulator_factory(stop_delay=3.0)
-    ids = sim.admin.create_tasks(2)
-    project = postgres_project(tmp_path, postgres, sim, "race_state", ids)
+    sim, ids, project = lock_holding_project(tmp_path, postgres, simulator_factory, "race_state")
 
     procs = [_start_up(project), _start_up(project)]
+    # The winner cannot end before its stops complete: wait for the loser to give up first.
+    poll_until(
+        lambda: [p.poll() for p in procs],
+        lambda codes: any(code is not None for code in codes),
+        timeout=300,
+        what="one of the two runs to end",
+    )
+    finish_stops(sim, ids, procs)
     results = [_finish(p) for p in procs]
 
     winners = [out for code, out in results if code == 0]

@@ -1,22 +1,29 @@
-"""The stop-and-wait engine against an in-memory fake of the client, on a fake clock."""
+"""The stop-and-wait engine against an in-memory fake of the client, on a virtual clock."""
 
 from __future__ import annotations
 
 import itertools
 import random
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
 
-from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions
+from dcs_simulator.testing import VirtualClock
+from pulumi_dcs_migration.engine import (
+    Outcome,
+    ProgressEvent,
+    StopEngine,
+    StopOptions,
+)
 from pulumi_dcs_migration.errors import DcsApiError, TaskNotFoundError
 from pulumi_dcs_migration.lifecycle import incomplete_message, pulumi_advice
 from pulumi_dcs_migration.models import (
     BatchItemResult,
-    ListMigrationTasksResponse,
     MigrationTask,
-    MigrationTaskSummary,
+    TaskStatusItem,
+    TaskStatusPage,
 )
 
 
@@ -30,53 +37,51 @@ class FakeTask:
 
 @dataclass
 class FakeDcs:
-    """Just enough of DcsClient for the engine, driven by a shared fake clock."""
+    """Just enough of DcsClient for the engine (a :class:`StopApi`), on a shared virtual clock."""
 
-    clock: list[float]
+    clock: VirtualClock
     tasks: dict[str, FakeTask] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
     reject_whole_batch_with: set[str] = field(default_factory=set)
+    # Called with the task id before each details call answers: a change behind the engine's back.
+    before_show: Callable[[str], None] | None = None
 
     lock: threading.Lock = field(default_factory=threading.Lock)  # the engine calls from threads
 
     def _tick(self, op: str) -> None:
         with self.lock:
             self.calls[op] = self.calls.get(op, 0) + 1
+        now = self.clock.now()
         for t in self.tasks.values():
-            if t.status == "TERMINATING" and t.stop_at is not None and self.clock[0] >= t.stop_at:
+            if t.status == "TERMINATING" and t.stop_at is not None and now >= t.stop_at:
                 t.status = "TERMINATED"
 
-    def list_task_statuses(
-        self, *, offset: int = 0, limit: int = 1000
-    ) -> ListMigrationTasksResponse:
-        return self.list_tasks(offset=offset, limit=limit)
-
-    def list_tasks(
-        self, *, offset: int = 0, limit: int = 1000, name: str | None = None
-    ) -> ListMigrationTasksResponse:
+    def list_task_statuses(self, *, offset: int = 0, limit: int = 1000) -> TaskStatusPage:
         self._tick("list")
         visible = [(k, v) for k, v in self.tasks.items() if v.status != "DELETED"]
         page = visible[offset : offset + limit]
-        return ListMigrationTasksResponse(
+        return TaskStatusPage(
             count=len(visible),
-            migration_tasks=[MigrationTaskSummary(task_id=k, status=v.status) for k, v in page],
+            migration_tasks=[TaskStatusItem(task_id=k, status=v.status) for k, v in page],
         )
 
     def get_task(self, task_id: str) -> MigrationTask:
+        if self.before_show is not None:
+            self.before_show(task_id)
         self._tick("show")
         t = self.tasks.get(task_id)
         if t is None or t.status == "DELETED":
             raise TaskNotFoundError("show task", 400, "DCS.4133", "Instance job is not found.")
         return MigrationTask(task_id=task_id, status=t.status, task_name=f"name-{task_id[:4]}")
 
-    def batch_stop(self, ids: list[str]) -> list[BatchItemResult]:
+    def batch_stop(self, task_ids: Sequence[str]) -> list[BatchItemResult]:
         self._tick("batch_stop")
-        if self.reject_whole_batch_with & set(ids):
+        if self.reject_whole_batch_with & set(task_ids):
             raise DcsApiError(
                 "batch stop", 400, "DCS.4855", "invalid migration task id in the request."
             )
         out = []
-        for tid in ids:
+        for tid in task_ids:
             t = self.tasks.get(tid)
             if t is None:
                 out.append(BatchItemResult(task_id=tid, result="failed", error_code="DCS.4133"))
@@ -91,29 +96,42 @@ class FakeDcs:
                 out.append(BatchItemResult(task_id=tid, result="failed", error_code="DCS.4026"))
             else:
                 if t.status not in ("TERMINATING", "TERMINATED"):
-                    t.status, t.stop_at = "TERMINATING", self.clock[0] + t.delay
+                    t.status, t.stop_at = "TERMINATING", self.clock.now() + t.delay
                 out.append(BatchItemResult(task_id=tid, result="success"))
         return out
+
+
+def fake_dcs(tasks: dict[str, FakeTask], *, start: float = 0.0) -> FakeDcs:
+    """A fake holding ``tasks``, its virtual clock at ``start``."""
+    return FakeDcs(VirtualClock(start), tasks)
 
 
 def tid(i: int) -> str:
     return f"{i:032x}"
 
 
-def engine(fake: FakeDcs, **opts: object) -> StopEngine:
+def engine(
+    fake: FakeDcs,
+    options: StopOptions | None = None,
+    *,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    seed: int = 7,
+) -> StopEngine:
+    """An engine on ``fake``'s virtual clock, its poll jitter seeded."""
     clock = fake.clock
-
-    def sleep(s: float) -> None:
-        clock[0] += s
-
     return StopEngine(
-        fake, StopOptions(**opts), clock=lambda: clock[0], sleep=sleep, rng=random.Random(7)
-    )  # type: ignore[arg-type]
+        fake,  # type-checked against the engine's StopApi Protocol: no ignore needed
+        options,
+        clock=clock.now,
+        sleep=clock.sleep,
+        wall=clock.now,
+        on_progress=on_progress,
+        rng=random.Random(seed),
+    )
 
 
 def test_stops_and_waits_with_outcomes() -> None:
-    fake = FakeDcs(
-        [0.0],
+    fake = fake_dcs(
         {
             tid(1): FakeTask("INCRMIGEATING"),
             tid(2): FakeTask("TERMINATED"),
@@ -137,9 +155,7 @@ def test_stops_and_waits_with_outcomes() -> None:
 
 
 def test_overhead_past_last_termination_is_small() -> None:
-    fake = FakeDcs(
-        [0.0], {tid(i): FakeTask("INCRMIGEATING", delay=2.0 + i * 0.01) for i in range(100)}
-    )
+    fake = fake_dcs({tid(i): FakeTask("INCRMIGEATING", delay=2.0 + i * 0.01) for i in range(100)})
     report = engine(fake).run([tid(i) for i in range(100)])
     assert all(o.outcome is Outcome.STOPPED for o in report.outcomes)
     last = 2.0 + 99 * 0.01
@@ -150,10 +166,10 @@ def test_overhead_past_last_termination_is_small() -> None:
 
 
 def test_timeout_lists_every_unfinished_task() -> None:
-    fake = FakeDcs(
-        [0.0], {tid(1): FakeTask("INCRMIGEATING", delay=1e9), tid(2): FakeTask("INCRMIGEATING")}
+    fake = fake_dcs(
+        {tid(1): FakeTask("INCRMIGEATING", delay=1e9), tid(2): FakeTask("INCRMIGEATING")}
     )
-    report = engine(fake, timeout=60).run([tid(1), tid(2)])
+    report = engine(fake, StopOptions(timeout=60)).run([tid(1), tid(2)])
     by = {o.task_id: o for o in report.outcomes}
     assert by[tid(1)].outcome is Outcome.TIMED_OUT and by[tid(1)].status == "TERMINATING"
     assert by[tid(2)].outcome is Outcome.STOPPED
@@ -169,8 +185,8 @@ def test_timeout_lists_every_unfinished_task() -> None:
 
 
 def test_failed_items_rechecked_and_resent_only_while_running() -> None:
-    fake = FakeDcs(
-        [0.0], {tid(1): FakeTask("INCRMIGEATING", refuse=1), tid(2): FakeTask("INCRMIGEATING")}
+    fake = fake_dcs(
+        {tid(1): FakeTask("INCRMIGEATING", refuse=1), tid(2): FakeTask("INCRMIGEATING")}
     )
     report = engine(fake).run([tid(1), tid(2)])
     assert all(o.outcome is Outcome.STOPPED for o in report.outcomes)
@@ -178,17 +194,16 @@ def test_failed_items_rechecked_and_resent_only_while_running() -> None:
 
 
 def test_stop_rejected_after_max_attempts() -> None:
-    fake = FakeDcs([0.0], {tid(1): FakeTask("INCRMIGEATING", refuse=99)})
-    report = engine(fake, max_stop_attempts=3).run([tid(1)])
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", refuse=99)})
+    report = engine(fake, StopOptions(max_stop_attempts=3)).run([tid(1)])
     assert report.outcomes[0].outcome is Outcome.STOP_REJECTED
     assert "DCS.4017" in (report.outcomes[0].detail or "")
     assert fake.calls["batch_stop"] == 3
 
 
 def test_unknown_ids_are_not_found_whole_batch_rejection_is_bisected() -> None:
-    fake = FakeDcs([0.0], {tid(i): FakeTask("INCRMIGEATING") for i in range(1, 5)})
+    fake = fake_dcs({tid(i): FakeTask("INCRMIGEATING") for i in range(1, 5)})
     fake.reject_whole_batch_with = {tid(3)}
-    fake.tasks[tid(3)].status = "INCRMIGEATING"
     report = engine(fake).run([tid(i) for i in range(1, 6)])
     by = {o.task_id: o.outcome for o in report.outcomes}
     assert by[tid(5)] is Outcome.NOT_FOUND
@@ -197,57 +212,44 @@ def test_unknown_ids_are_not_found_whole_batch_rejection_is_bisected() -> None:
 
 
 def test_restart_while_waiting_is_stopped_again() -> None:
-    fake = FakeDcs([0.0], {tid(1): FakeTask("INCRMIGEATING", delay=5.0)})
-    eng = engine(fake)
-    original_list = fake.get_task
-    restarted = {"done": False}
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", delay=5.0)})
+    restarted: list[str] = []
 
-    def get_task(task_id: str) -> MigrationTask:
-        if fake.clock[0] > 1.0 and not restarted["done"]:
-            restarted["done"] = True
+    def restart_once(task_id: str) -> None:
+        if fake.clock.now() > 1.0 and not restarted:
+            restarted.append(task_id)
             fake.tasks[task_id] = FakeTask("INCRMIGEATING", delay=1.0)
-        return original_list(task_id)
 
-    fake.get_task = get_task  # type: ignore[method-assign]
-    report = eng.run([tid(1)])
+    fake.before_show = restart_once
+    report = engine(fake).run([tid(1)])
+    assert restarted == [tid(1)]
     assert report.outcomes[0].outcome is Outcome.STOPPED
     assert fake.calls["batch_stop"] == 2
 
 
 def test_deleted_while_waiting_is_reported() -> None:
-    fake = FakeDcs([0.0], {tid(1): FakeTask("INCRMIGEATING", delay=5.0)})
-    eng = engine(fake)
-    original = fake.get_task
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", delay=5.0)})
 
-    def get_task(task_id: str) -> MigrationTask:
-        if fake.clock[0] > 1.0:
+    def delete_after_a_second(task_id: str) -> None:
+        if fake.clock.now() > 1.0:
             fake.tasks[task_id].status = "DELETED"
-        return original(task_id)
 
-    fake.get_task = get_task  # type: ignore[method-assign]
-    report = eng.run([tid(1)])
+    fake.before_show = delete_after_a_second
+    report = engine(fake).run([tid(1)])
     assert report.outcomes[0].outcome is Outcome.NOT_FOUND
 
 
 def test_no_wait_returns_after_sending() -> None:
-    fake = FakeDcs([0.0], {tid(1): FakeTask("INCRMIGEATING")})
-    report = engine(fake, wait=False).run([tid(1)])
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING")})
+    report = engine(fake, StopOptions(wait=False)).run([tid(1)])
     assert report.outcomes[0].outcome is Outcome.STOP_REQUESTED
-    assert fake.clock[0] == 0.0
+    assert fake.clock.now() == 0.0
 
 
 def test_progress_events_on_change() -> None:
-    fake = FakeDcs([0.0], {tid(i): FakeTask("INCRMIGEATING", delay=1.0 + i) for i in range(3)})
-    events = []
-    clock = fake.clock
-    eng = StopEngine(
-        fake,
-        StopOptions(),
-        clock=lambda: clock[0],  # type: ignore[arg-type]
-        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
-        on_progress=events.append,
-    )
-    eng.run([tid(i) for i in range(3)])
+    fake = fake_dcs({tid(i): FakeTask("INCRMIGEATING", delay=1.0 + i) for i in range(3)})
+    events: list[ProgressEvent] = []
+    engine(fake, StopOptions(), on_progress=events.append).run([tid(i) for i in range(3)])
     assert events[0].stopped == 0 and events[-1].stopped == 3
     assert "0/3 stopped; waiting for" in events[0].line()
     assert len(events) < 40
@@ -262,17 +264,13 @@ def test_invalid_option_values() -> None:
 
 def test_never_a_silent_minute() -> None:
     """While nothing changes, a progress event still comes at least every progress_interval."""
-    fake = FakeDcs([0.0], {tid(1): FakeTask("INCRMIGEATING", delay=120.0)})
-    clock = fake.clock
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", delay=120.0)})
     stamps: list[float] = []
-    eng = StopEngine(
+    engine(
         fake,
         StopOptions(progress_interval=5.0),
-        clock=lambda: clock[0],  # type: ignore[arg-type]
-        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
-        on_progress=lambda e: stamps.append(clock[0]),
-    )
-    eng.run([tid(1)])
+        on_progress=lambda e: stamps.append(fake.clock.now()),
+    ).run([tid(1)])
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert stamps[-1] >= 120.0 and max(gaps) <= 5.0 + 1e-6
     assert len(stamps) >= 120 / 5
@@ -282,19 +280,9 @@ def test_never_a_silent_minute() -> None:
 @pytest.mark.parametrize("start", [0.0, 1e6, 1e9, 123456789.123])
 def test_clock_rounding_never_makes_the_wait_spin(start: float) -> None:
     """Far from zero a float clock cannot move by a rounding residue; the wait must not spin."""
-    fake = FakeDcs(
-        [start], {tid(i): FakeTask("INCRMIGEATING", delay=30.0 + i / 7) for i in range(3)}
-    )
-    clock = fake.clock
-    for task in fake.tasks.values():
-        task.delay = 30.0 + start * 0  # stop_at is computed from the clock when the stop arrives
-    eng = StopEngine(
-        fake,
-        StopOptions(progress_interval=0.7),
-        clock=lambda: clock[0],  # type: ignore[arg-type]
-        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
-        on_progress=lambda e: None,
-        rng=random.Random(3),
-    )
-    report = eng.run([tid(i) for i in range(3)])
+    # Each stop_at is computed from the clock when the stop arrives: start + 30 s.
+    fake = fake_dcs({tid(i): FakeTask("INCRMIGEATING", delay=30.0) for i in range(3)}, start=start)
+    report = engine(
+        fake, StopOptions(progress_interval=0.7), on_progress=lambda e: None, seed=3
+    ).run([tid(i) for i in range(3)])
     assert all(o.outcome is Outcome.STOPPED for o in report.outcomes)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from dcs_simulator import DEMO_PROJECT_ID
 from pulumi_dcs_migration.errors import ConfigurationError
 from pulumi_dcs_migration.settings import (
     SETTING_NAMES,
@@ -19,16 +20,8 @@ from pulumi_dcs_migration.settings import (
     validate_endpoint,
 )
 
-PID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+PID = DEMO_PROJECT_ID  # any well-formed project id
 OTHER_PID = "1" * 32
-
-
-@pytest.fixture(autouse=True)
-def no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start every test from an environment without any Huawei Cloud setting."""
-    for field in EnvironmentSettings.model_fields.values():
-        for alias in getattr(field.validation_alias, "choices", ()):
-            monkeypatch.delenv(str(alias), raising=False)
 
 
 def test_region_endpoint() -> None:

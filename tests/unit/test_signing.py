@@ -3,11 +3,12 @@
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import pytest
 
-from dcs_simulator.verify import verify_request
+from dcs_simulator.verify import Verdict, verify_request
 from pulumi_dcs_migration.auth import (
     AkSkAuth,
     TokenAuth,
@@ -15,20 +16,49 @@ from pulumi_dcs_migration.auth import (
     canonical_uri,
 )
 
-VECTORS = json.loads((Path(__file__).parent.parent / "data" / "signing-vectors.json").read_text())[
-    "vectors"
-]
+
+class Expected(TypedDict):
+    """What the official SDK produced for a vector (the fields these tests compare)."""
+
+    url: str
+    canonical_request: str
+    authorization: str
+    headers_after_signing: dict[str, str]
 
 
-def _request(v: dict) -> httpx.Request:
+class Vector(TypedDict):
+    """One signing vector recorded from the official SDK (tests/data/signing-vectors.json)."""
+
+    id: str
+    method: str
+    scheme: str
+    host: str
+    path: str
+    query: list[list[str]]
+    headers_given: dict[str, str]
+    body: str | None
+    sdk_date: str
+    ak: str
+    sk: str
+    project_id: str | None
+    security_token: str | None
+    expected: Expected
+
+
+VECTORS: list[Vector] = json.loads(
+    (Path(__file__).parent.parent / "data" / "signing-vectors.json").read_text()
+)["vectors"]
+
+
+def _request(v: Vector) -> httpx.Request:
     url = httpx.URL(f"{v['scheme']}://{v['host']}{v['path']}")
     if v["query"]:
-        url = url.copy_with(params=[tuple(p) for p in v["query"]])
+        url = url.copy_with(params=[(name, value) for name, value in v["query"]])
     body = v["body"].encode() if v["body"] is not None else None
     return httpx.Request(v["method"], url, headers=v["headers_given"], content=body)
 
 
-def _sign(v: dict) -> httpx.Request:
+def _sign(v: Vector) -> httpx.Request:
     auth = AkSkAuth(
         v["ak"], v["sk"], security_token=v["security_token"], project_id=v["project_id"]
     )
@@ -36,21 +66,21 @@ def _sign(v: dict) -> httpx.Request:
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
-def test_vector_authorization_and_url(vector: dict) -> None:
+def test_vector_authorization_and_url(vector: Vector) -> None:
     signed = _sign(vector)
     assert signed.headers["Authorization"] == vector["expected"]["authorization"]
     assert str(signed.url) == vector["expected"]["url"]
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
-def test_vector_headers_added(vector: dict) -> None:
+def test_vector_headers_added(vector: Vector) -> None:
     signed = _sign(vector)
     for name, value in vector["expected"]["headers_after_signing"].items():
         assert signed.headers[name] == value
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["id"] for v in VECTORS])
-def test_verifier_accepts_vector(vector: dict) -> None:
+def test_verifier_accepts_vector(vector: Vector) -> None:
     signed = _sign(vector)
     when = dt.datetime.strptime(vector["sdk_date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     verdict = verify_request(
@@ -70,35 +100,38 @@ def test_verifier_rejects_tampering_wrong_key_and_skew() -> None:
     v = next(x for x in VECTORS if x["body"])
     signed = _sign(v)
     when = dt.datetime.strptime(v["sdk_date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
-    common = dict(
-        method=signed.method,
-        raw_path=signed.url.path,
-        raw_query="",
-        headers=list(signed.headers.multi_items()),
-    )
-    assert not verify_request(
-        **common, body=signed.content + b" ", secret_for={v["ak"]: v["sk"]}.get, now=when
-    ).ok
-    assert not verify_request(
-        **common, body=signed.content, secret_for={v["ak"]: "other"}.get, now=when
-    ).ok
-    assert not verify_request(**common, body=signed.content, secret_for={}.get, now=when).ok
-    late = verify_request(
-        **common,
-        body=signed.content,
-        secret_for={v["ak"]: v["sk"]}.get,
-        now=when + dt.timedelta(minutes=16),
-    )
+
+    def verify(body: bytes, secrets: dict[str, str], now: dt.datetime) -> Verdict:
+        return verify_request(
+            method=signed.method,
+            raw_path=signed.url.path,
+            raw_query="",
+            headers=list(signed.headers.multi_items()),
+            body=body,
+            secret_for=secrets.get,
+            now=now,
+        )
+
+    keys = {v["ak"]: v["sk"]}
+    # The control: unchanged, the request passes, so each refusal below is for its own reason.
+    assert verify(signed.content, keys, when).ok
+    assert not verify(signed.content + b" ", keys, when).ok
+    assert not verify(signed.content, {v["ak"]: "other"}, when).ok
+    assert not verify(signed.content, {}, when).ok
+    late = verify(signed.content, keys, when + dt.timedelta(minutes=16))
     assert not late.ok and "15 minutes" in late.reason
 
 
 def test_signs_with_current_clock_when_no_date_given() -> None:
     request = httpx.Request("GET", "https://dcs.cn-north-4.myhuaweicloud.com/v2/p/migration-tasks")
+    # X-Sdk-Date has whole seconds: the moment of signing, truncated, lies in this bracket.
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
     signed = next(AkSkAuth("AK", "SK").auth_flow(request))
+    after = dt.datetime.now(dt.UTC)
     sent = dt.datetime.strptime(signed.headers["X-Sdk-Date"], "%Y%m%dT%H%M%SZ").replace(
         tzinfo=dt.UTC
     )
-    assert abs(dt.datetime.now(dt.UTC) - sent) < dt.timedelta(minutes=1)
+    assert before <= sent <= after
     assert verify_request(
         method="GET",
         raw_path=signed.url.path,
