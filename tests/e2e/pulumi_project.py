@@ -34,21 +34,35 @@ def require_pulumi() -> None:
 
 @dataclass
 class PulumiProject:
-    """The repo's Pulumi.yaml and stacks/ program in ``root``, with its own backend and home."""
+    """The repo's Pulumi.yaml and stacks/ program in ``root``, with its own backend and home.
+
+    Subclasses put another program in :attr:`program_dir` (see tests/plugin/project.py) and
+    name their provider's config namespace in :attr:`config_namespace`.
+    """
 
     root: Path
     stack: str = "e2e"
     extra_env: dict[str, str] = field(default_factory=dict)
     transcript: list[str] = field(default_factory=list)
+    config_namespace = "dcs"
 
     def __post_init__(self) -> None:
         require_pulumi()
-        (self.root / "stacks").mkdir(parents=True)
+        (self.root / "state").mkdir(parents=True)
+        (self.root / "home").mkdir()
+        self.write_program()
+
+    @property
+    def program_dir(self) -> Path:
+        """Where Pulumi.yaml lives (the CLI runs there)."""
+        return self.root
+
+    def write_program(self) -> None:
+        """The repo's own Python program, run with the repo's virtualenv."""
+        (self.root / "stacks").mkdir()
         shutil.copy(REPO / "Pulumi.yaml", self.root / "Pulumi.yaml")
         shutil.copy(REPO / "stacks" / "__main__.py", self.root / "stacks" / "__main__.py")
         (self.root / ".venv").symlink_to(REPO / ".venv")
-        (self.root / "state").mkdir()
-        (self.root / "home").mkdir()
 
     @property
     def env(self) -> dict[str, str]:
@@ -76,7 +90,7 @@ class PulumiProject:
             [str(PULUMI), *args, "--non-interactive", "--color", "never"]
             if args[0] not in ("stack", "config")
             else [str(PULUMI), *args, "--non-interactive"],
-            cwd=self.root,
+            cwd=self.program_dir,
             env=self.env,
             capture_output=True,
             text=True,
@@ -102,11 +116,12 @@ class PulumiProject:
     ) -> None:
         """A stack for ``task_ids``; credentials in the environment (default) or secret config."""
         self.pulumi("stack", "init", self.stack)
-        self.pulumi("config", "set", "dcs:endpoint", endpoint)
-        self.pulumi("config", "set", "dcs:projectId", project_id)
+        namespace = self.config_namespace
+        self.pulumi("config", "set", f"{namespace}:endpoint", endpoint)
+        self.pulumi("config", "set", f"{namespace}:projectId", project_id)
         if credentials_in == "config":
-            self.pulumi("config", "set", "--secret", "dcs:accessKey", access_key)
-            self.pulumi("config", "set", "--secret", "dcs:secretKey", secret_key)
+            self.pulumi("config", "set", "--secret", f"{namespace}:accessKey", access_key)
+            self.pulumi("config", "set", "--secret", f"{namespace}:secretKey", secret_key)
         else:
             self.extra_env.update(HW_ACCESS_KEY=access_key, HW_SECRET_KEY=secret_key)
         if timeout_seconds is not None:
@@ -140,10 +155,12 @@ class PulumiProject:
         self.pulumi("config", "set-all", "--path", *pairs)
 
     def outputs(self) -> StackOutputs:
-        outputs: StackOutputs = json.loads(
-            self.pulumi("stack", "output", "--json", "--show-secrets").stdout
-        )
+        outputs: StackOutputs = json.loads(self.stack_output_json())
         return outputs
+
+    def stack_output_json(self) -> str:
+        """``pulumi stack output --json --show-secrets``."""
+        return self.pulumi("stack", "output", "--json", "--show-secrets").stdout
 
     def export(self) -> str:
         return self.pulumi("stack", "export", "--show-secrets").stdout

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import empty_pb2
+from google.protobuf import empty_pb2  # type: ignore[import-untyped]  # no stubs for protobuf here
 from pulumi.provider.experimental.property_value import PropertyValue
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2, provider_pb2_grpc
 
@@ -39,7 +39,7 @@ class LogLine:
     ephemeral: bool
 
 
-class FakeEngine(engine_pb2_grpc.EngineServicer):  # type: ignore[misc]
+class FakeEngine(engine_pb2_grpc.EngineServicer):
     """Records the plugin's log calls; nothing else of the engine is needed by a provider."""
 
     def __init__(self) -> None:
@@ -118,9 +118,10 @@ class PluginProcess:
         return unstruct(resp.inputs), [(f.property, f.reason) for f in resp.failures]
 
     def diff(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> provider_pb2.DiffResponse:
-        return self.stub.Diff(
+        response: provider_pb2.DiffResponse = self.stub.Diff(
             provider_pb2.DiffRequest(id="x", urn=URN, olds=struct(olds), news=struct(news))
         )
+        return response
 
     def create(self, props: Mapping[str, Any], *, timeout: float = 0) -> tuple[str, dict[str, Any]]:
         resp = self.stub.Create(

@@ -199,7 +199,7 @@ def test_custom_timeout_bounds_the_wait_and_names_the_task(
     inputs, _ = provider.check({"taskIds": [*stuck, *done]})
     with pytest.raises(grpc.RpcError) as info:
         provider.create(inputs, timeout=1.0)  # customTimeouts: {create: 1s}
-    message = info.value.details()
+    message = info.value.details() or ""
     assert f"{stuck[0]} (task-0) status TERMINATING, timed_out" in message
     assert done[0] not in message.split("To fix")[0]
     assert "customTimeouts" in message and "Traceback" not in message
@@ -247,7 +247,8 @@ def test_import_adopts_tasks_from_a_comma_separated_id(
     assert {t["outcome"] for t in outs["tasks"]} == {"already_terminated"}
     with pytest.raises(grpc.RpcError) as info:
         provider.read(f"{stopped[0]},{UNKNOWN_TASK_ID}", {}, {})
-    assert "does not exist" in info.value.details() and UNKNOWN_TASK_ID in info.value.details()
+    details = info.value.details() or ""
+    assert "does not exist" in details and UNKNOWN_TASK_ID in details
 
 
 def test_delete_records_when_asked(provider: PluginProcess, simulator: RunningSimulator) -> None:

@@ -54,7 +54,7 @@ TSCONFIG = {
 def typescript_project(root: Path) -> LanguageProject:
     project = LanguageProject(
         root,
-        {
+        files={
             "Pulumi.yaml": "name: ts-cutover\nruntime: nodejs\n",
             "package.json": json.dumps({"name": "ts-cutover", "private": True}),
             "tsconfig.json": json.dumps(TSCONFIG, indent=2),
@@ -62,15 +62,15 @@ def typescript_project(root: Path) -> LanguageProject:
         },
     )
     # What a user's program has: @pulumi/pulumi (from the repo's Node lock) and the SDK.
-    (project.program / "node_modules").symlink_to(NODE_MODULES)
-    (project.program / "dcs").symlink_to(SDK)
+    (project.program_dir / "node_modules").symlink_to(NODE_MODULES)
+    (project.program_dir / "dcs").symlink_to(SDK)
     return project
 
 
 def test_the_typescript_program_compiles_strictly(tmp_path: Path) -> None:
     project = typescript_project(tmp_path)
     done = subprocess.run(
-        [str(TSC), "-p", str(project.program)], capture_output=True, text=True, timeout=300
+        [str(TSC), "-p", str(project.program_dir)], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -90,7 +90,7 @@ def test_preview_up_destroy_with_the_generated_sdk(
 
     project.pulumi("up", "--yes", "--skip-preview")
     assert [sim.admin.task(t)["status"] for t in ids] == ["TERMINATED"] * 3
-    outputs = project.outputs()
+    outputs = project.stack_outputs()
     assert sorted(outputs["terminatedIds"]) == sorted(ids)
     assert sorted(outputs["outcomes"]) == sorted(f"{t}:stopped" for t in ids)
 

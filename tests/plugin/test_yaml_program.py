@@ -26,7 +26,7 @@ def sim(simulator_factory: SimulatorFactory) -> RunningSimulator:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[LanguageProject]:
-    project = LanguageProject(tmp_path, {"Pulumi.yaml": yaml_program()})
+    project = LanguageProject(tmp_path, files={"Pulumi.yaml": yaml_program()})
     yield project
     # No plugin outlives the runs that started it.
     assert plugin_processes() == []
@@ -62,7 +62,7 @@ def test_lifecycle_preview_up_reorder_add_drift_refresh_destroy(
 
     project.pulumi("up", "--yes", "--skip-preview")
     assert statuses(sim, ids[:3]) == ["TERMINATED"] * 3
-    outputs = project.outputs()
+    outputs = project.stack_outputs()
     assert sorted(outputs["terminatedIds"]) == sorted(ids[:3])
     assert {t["outcome"] for t in outputs["tasks"]} == {"stopped"}
 
@@ -124,7 +124,7 @@ def test_bad_input_fails_preview_naming_the_field_or_task(
 
 def test_custom_timeout_fails_fast_naming_the_task(tmp_path: Path, sim: RunningSimulator) -> None:
     stuck = sim.admin.create_tasks(1, stop_delay="never")
-    project = LanguageProject(tmp_path, {"Pulumi.yaml": yaml_program(timeout="3s")})
+    project = LanguageProject(tmp_path, files={"Pulumi.yaml": yaml_program(timeout="3s")})
     project.init_for(sim, stuck)
     failed = project.pulumi("up", "--yes", "--skip-preview", check=False, timeout=120)
     assert failed.returncode != 0
@@ -139,7 +139,7 @@ def test_ctrl_c_returns_promptly_and_leaves_no_plugin(
     project.init_for(sim, stuck)
     up = subprocess.Popen(
         [str(PULUMI), "up", "--yes", "--skip-preview", "--non-interactive", "--color", "never"],
-        cwd=project.program,
+        cwd=project.program_dir,
         env=project.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -180,7 +180,7 @@ def test_import_of_stopped_tasks_generates_a_valid_program(
     state = project.export()
     assert f'"id": "{sim.config.project_id}/' in state
     # The generated code is valid: as the whole program, it previews with nothing to do.
-    (project.program / "Pulumi.yaml").write_text("name: yaml-cutover\nruntime: yaml\n" + code)
+    (project.program_dir / "Pulumi.yaml").write_text("name: yaml-cutover\nruntime: yaml\n" + code)
     project.pulumi("preview", "--expect-no-changes")
     assert sim.admin.counters().get("batch_stop", 0) == 0
 
@@ -195,7 +195,7 @@ def test_no_credential_in_any_file_the_runs_wrote(
         access_key=access_key, secret_key=secret_key, security_token=token, stop_delay=0.2
     )
     ids = sim.admin.create_tasks(2)
-    project = LanguageProject(tmp_path, {"Pulumi.yaml": yaml_program()})
+    project = LanguageProject(tmp_path, files={"Pulumi.yaml": yaml_program()})
     project.init_for(sim, ids)
     project.extra_env["HW_SECURITY_TOKEN"] = token
     verbose = ("--logtostderr", "--logflow", "-v=9")
