@@ -17,6 +17,12 @@ Fleet file (YAML or JSON)::
         access_key_env: PROD_AK              # optional: read this stack's AK/SK from these
         secret_key_env: PROD_SK              #   variables instead of HW_ACCESS_KEY/HW_SECRET_KEY
 
+Sharding (``--shard I/N``): several machines split one fleet file, each running the stacks whose
+:func:`shard_of` is its ``I``. The rule hashes the stack name alone, so every stack belongs to
+exactly one shard and adding, removing or reordering other entries never moves it. Two machines
+that do end up on one stack (overlapping shards, a re-run) are kept apart by the backend's lock:
+the second one's run fails for that stack with a "locked" outcome naming the holder.
+
 Environment: ``PULUMI_BACKEND_URL`` (default: a file backend in ``./.state/fleet-backend``),
 ``PULUMI_CONFIG_PASSPHRASE`` (or ``..._FILE``) and the credentials. Credentials stay in the
 environment of the pulumi processes: they are never written to stack config or state.
@@ -24,6 +30,7 @@ environment of the pulumi processes: they are never written to stack config or s
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -54,6 +61,9 @@ GENERIC_ERRORS = (
     "destroy failed",
     "refresh failed",
 )
+# Pulumi's own words when another process holds the stack's lock (pkg/backend/diy/lock.go); the
+# next line names the holder: "  <lock url>: created by <user>@<host> (pid <n>) at <time>".
+LOCKED = "the stack is currently locked"
 # Location settings the provider would otherwise take from the environment; blanked per stack so
 # the fleet file is the only source of region/endpoint/project (one stray HW_DCS_ENDPOINT in the
 # operator's shell must not send every region's stop to one endpoint).
@@ -134,6 +144,39 @@ def _entry(item: Any, index: int) -> FleetEntry:
     return FleetEntry(
         **{**item, "name": str(item.get("name") or location), "task_ids": tuple(map(str, task_ids))}
     )
+
+
+# --- sharding ------------------------------------------------------------------------------
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"I/N"`` as ``(I, N)`` with ``1 <= I <= N``; :class:`ValueError` saying why otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match:
+        raise ValueError(f"expected I/N, e.g. 1/3 (shard I of N), not {text!r}")
+    index, count = int(match[1]), int(match[2])
+    if count < 1 or not 1 <= index <= count:
+        raise ValueError(f"{text}: need 1 <= I <= N (shards are numbered 1 to N)")
+    return index, count
+
+
+def shard_of(stack_name: str, count: int) -> int:
+    """The shard (``1..count``) that runs ``stack_name``.
+
+    SHA-256 of the stack name, modulo ``count``: the same on every machine and Python (no
+    ``hash()`` salt), and it depends on nothing but the name, so a stack's shard never changes
+    when other entries are added, removed or reordered. The price: shards are only as even as the
+    hash spreads the names (with few stacks one shard may get none); changing ``N`` moves stacks.
+    """
+    if count < 1:
+        raise ValueError("the shard count must be at least 1")
+    digest = hashlib.sha256(stack_name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def select_shard(entries: Sequence[FleetEntry], index: int, count: int) -> list[FleetEntry]:
+    """The entries of shard ``index`` of ``count``, in the fleet file's order."""
+    return [entry for entry in entries if shard_of(entry.stack_name, count) == index]
 
 
 # --- one stack ----------------------------------------------------------------------------
@@ -287,7 +330,7 @@ def run_entry(entry: FleetEntry, settings: FleetSettings) -> StackResult:
             outcome, terminated = run_action(stack, settings.action, log)
         ok = True
     except (auto.errors.CommandError, FleetError) as exc:
-        ok, outcome = False, _first_error(log.errors, exc)
+        ok, outcome = False, _lock_outcome(str(exc)) or _first_error(log.errors, exc)
         log.line(f"fleet: {settings.action} failed:\n{exc}")
     finally:
         log.close()
@@ -301,6 +344,20 @@ def run_entry(entry: FleetEntry, settings: FleetSettings) -> StackResult:
         seconds=round(time.monotonic() - started, 2),
         log=str(log.path),
     )
+
+
+def _lock_outcome(text: str) -> str | None:
+    """The outcome of a run that met another run's lock on the stack, or None if it did not.
+
+    Said plainly, with the holder, because it is not a fault of this stack: some other machine
+    (an overlapping shard, a second CI run) is acting on it right now, and nothing was done here.
+    """
+    if LOCKED not in text:
+        return None
+    # Only what follows "created by": the lock's URL before it may carry backend parameters.
+    holder = re.search(r"created by (.+?)\s*$", text, re.MULTILINE)
+    who = holder[1] if holder else "another pulumi process"
+    return f"failed: locked by another run ({who}); not run here"
 
 
 def _first_error(errors: Sequence[str], exc: Exception) -> str:
@@ -341,11 +398,14 @@ def _say(settings: FleetSettings, message: str) -> None:
         print(f"fleet: {message}", file=sys.stderr, flush=True)
 
 
-def summary_table(results: Sequence[StackResult], action: str, seconds: float) -> Table:
-    """The one table a run ends with."""
+def summary_table(
+    results: Sequence[StackResult], action: str, seconds: float, *, shard: str | None = None
+) -> Table:
+    """The one table a run ends with (``shard``: the ``I/N`` it ran, if any)."""
     failed = sum(not r.ok for r in results)
+    what = f"fleet {action}" + (f" (shard {shard})" if shard else "")
     table = Table(
-        title=f"fleet {action}: {len(results) - failed}/{len(results)} stacks ok in {seconds:.1f}s"
+        title=f"{what}: {len(results) - failed}/{len(results)} stacks ok in {seconds:.1f}s"
     )
     for column in ("stack", "region", "tasks", "terminated", "outcome", "duration"):
         table.add_column(column, justify="right" if column in ("tasks", "duration") else "left")

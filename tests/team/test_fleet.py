@@ -146,7 +146,9 @@ def _assert_logs_clean(tmp_path: Path, names: list[str], regions: list[Region]) 
         if index < 2:
             assert "[cutover] stopping 3 task(s)" in text
     secrets = {regions[0].sim.config.secret_key, OTHER_SK, OTHER_AK}
-    files = [*(tmp_path / "state").rglob("*.json"), *(tmp_path / "logs").glob("*.log")]
+    state = list((tmp_path / "state").rglob("*.json"))
+    assert state, "no state files: the scan below would prove nothing about the state"
+    files = [*state, *(tmp_path / "logs").glob("*.log")]
     for path in files:
         data = path.read_text(errors="replace")
         assert not any(s in data for s in secrets), path
