@@ -20,13 +20,21 @@ from dcs_simulator import RunningSimulator
 from dcs_simulator.testing import poll_until
 
 from ..conftest import SimulatorFactory
-from ..e2e.pulumi_project import PULUMI, PulumiProject
+from ..e2e.pulumi_project import PulumiProject
 from .conftest import PostgresServer
+from .locking import (
+    LOCKED,
+    assert_exactly_one_won,
+    assert_state_intact,
+    finish,
+    finish_stops,
+    never_stopping_tasks,
+    race_two_ups,
+    start_up,
+    statuses,
+)
 
 pytestmark = pytest.mark.e2e
-
-LOCKED = "the stack is currently locked by 1 lock(s)"
-UP = ("up", "--yes", "--skip-preview", "--non-interactive", "--color", "never")
 
 
 def postgres_project(
@@ -53,10 +61,6 @@ def stack_checkpoint(postgres: PostgresServer, table: str, stack: str) -> str:
     )
     assert len(rows) == 1, f"no checkpoint row for {stack}: {state_keys(postgres, table)}"
     return base64.b64decode(rows[0][0]).decode()
-
-
-def statuses(sim: RunningSimulator, ids: list[str]) -> list[str]:
-    return [sim.admin.task(t)["status"] for t in ids]
 
 
 def test_lifecycle_with_state_in_postgres(
@@ -96,22 +100,6 @@ def test_lifecycle_with_state_in_postgres(
     assert not latest["checkpoint"]["latest"].get("resources")
 
 
-def _start_up(project: PulumiProject) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(PULUMI), *UP],
-        cwd=project.root,
-        env=project.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
-    out, err = proc.communicate(timeout=300)
-    return proc.returncode, out + err
-
-
 def _wait_for_lock_row(postgres: PostgresServer, table: str, stack: str) -> str:
     """The lock key once the running ``up`` has written it."""
     prefix = f"pulumi/.pulumi/locks/organization/dcs-migration/{stack}/"
@@ -125,31 +113,6 @@ def _wait_for_lock_row(postgres: PostgresServer, table: str, stack: str) -> str:
     return locks[0]
 
 
-def lock_holding_project(
-    tmp_path: Path, postgres: PostgresServer, factory: SimulatorFactory, table: str
-) -> tuple[RunningSimulator, list[str], PulumiProject]:
-    """A project of two tasks that stay TERMINATING until :func:`finish_stops`.
-
-    An ``up`` of it holds the stack's lock until then, however slow the machine: the other
-    run meets the lock for certain, not because a stop delay happened to outlast its start-up.
-    """
-    sim = factory()
-    ids = sim.admin.create_tasks(2, stop_delay="never")
-    return sim, ids, postgres_project(tmp_path, postgres, sim, table, ids)
-
-
-def finish_stops(sim: RunningSimulator, ids: list[str], runs: list[subprocess.Popen[str]]) -> None:
-    """Once an ``up`` has sent its stops (or every run has ended), let the API complete them."""
-    poll_until(
-        lambda: statuses(sim, ids),
-        lambda now: now == ["TERMINATING"] * len(ids) or all(p.poll() is not None for p in runs),
-        timeout=120,
-        what="the stops of the run holding the lock",
-    )
-    for task_id in ids:
-        sim.admin.set_status(task_id, "TERMINATED")
-
-
 def state_keys_or_none(postgres: PostgresServer, table: str) -> list[str]:
     """Like :func:`state_keys`, but empty while pulumi has not created the table yet."""
     try:
@@ -158,32 +121,17 @@ def state_keys_or_none(postgres: PostgresServer, table: str) -> list[str]:
         return []
 
 
-def assert_state_intact(project: PulumiProject, sim: RunningSimulator, ids: list[str]) -> None:
-    """The stack exports, holds the resource with every task, and one more up changes nothing."""
-    exported = json.loads(project.export())
-    ours = [
-        r
-        for r in exported["deployment"]["resources"]
-        if r["type"].endswith("MigrationTasksStopped")
-    ]
-    assert len(ours) == 1 and sorted(ours[0]["outputs"]["terminated_ids"]) == sorted(ids)
-    assert not exported["deployment"].get("pending_operations")
-    sim.admin.reset_counters()
-    again = project.pulumi("up", "--yes", "--skip-preview")
-    assert "2 unchanged" in again.stdout and "created" not in again.stdout  # stack + resource
-    assert sim.admin.counters().get("batch_stop", 0) == 0
-
-
 def test_second_up_while_first_holds_the_lock_fails_and_state_stays_intact(
     tmp_path: Path, postgres: PostgresServer, simulator_factory: SimulatorFactory
 ) -> None:
-    sim, ids, project = lock_holding_project(tmp_path, postgres, simulator_factory, "lock_state")
+    sim, ids = never_stopping_tasks(simulator_factory)
+    project = postgres_project(tmp_path, postgres, sim, "lock_state", ids)
 
-    first = _start_up(project)
+    first = start_up(project)
     lock_key = _wait_for_lock_row(postgres, "lock_state", "e2e")
-    second_code, second_out = _finish(_start_up(project))
+    second_code, second_out = finish(start_up(project))
     finish_stops(sim, ids, [first])
-    first_code, first_out = _finish(first)
+    first_code, first_out = finish(first)
 
     assert first_code == 0, first_out
     assert second_code != 0 and LOCKED in second_out, second_out
@@ -198,26 +146,13 @@ def test_second_up_while_first_holds_the_lock_fails_and_state_stays_intact(
 def test_two_ups_started_together_never_both_run(
     tmp_path: Path, postgres: PostgresServer, simulator_factory: SimulatorFactory
 ) -> None:
-    sim, ids, project = lock_holding_project(tmp_path, postgres, simulator_factory, "race_state")
-
-    procs = [_start_up(project), _start_up(project)]
-    # The winner cannot end before its stops complete: wait for the loser to give up first.
-    poll_until(
-        lambda: [p.poll() for p in procs],
-        lambda codes: any(code is not None for code in codes),
-        timeout=300,
-        what="one of the two runs to end",
+    sim, ids = never_stopping_tasks(simulator_factory)
+    project = postgres_project(tmp_path, postgres, sim, "race_state", ids)
+    results = race_two_ups(
+        project,
+        sim,
+        ids,
+        lambda: [k for k in state_keys_or_none(postgres, "race_state") if "/locks/" in k],
     )
-    finish_stops(sim, ids, procs)
-    results = [_finish(p) for p in procs]
-
-    winners = [out for code, out in results if code == 0]
-    losers = [out for code, out in results if code != 0]
-    # Safety: never both. Liveness: in practice exactly one wins (start-up jitter is ~100s of ms
-    # against a lock window of a few ms); both losing would be pulumi's documented-free race, so
-    # it is reported with both transcripts rather than hidden.
-    assert len(winners) == 1, "\n---\n".join(out for _, out in results)
-    assert all(LOCKED in out for out in losers), losers
-    assert sim.admin.counters()["batch_stop"] == 1
-    assert statuses(sim, ids) == ["TERMINATED"] * 2
+    assert_exactly_one_won(results, sim, ids)
     assert_state_intact(project, sim, ids)

@@ -12,24 +12,32 @@ written (moto does, S3 has since 2020); two runs that write at the same instant 
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from dcs_simulator import RunningSimulator
-from dcs_simulator.testing import poll_until
 
 from ..conftest import SimulatorFactory
-from ..e2e.pulumi_project import PULUMI, PulumiProject
+from ..e2e.pulumi_project import PulumiProject
 from .conftest import S3Server
 from .fleet_cli import FleetMachine, stack_names, write_fleet_file
+from .locking import (
+    LOCKED,
+    assert_exactly_one_won,
+    assert_state_intact,
+    finish,
+    finish_stops,
+    never_stopping_tasks,
+    race_two_ups,
+    start_up,
+    statuses,
+    wait_for_stops,
+)
 from .test_fleet import OTHER_AK, OTHER_SK, make_regions
 
 pytestmark = pytest.mark.e2e
 
-LOCKED = "the stack is currently locked by 1 lock(s)"
-UP = ("up", "--yes", "--skip-preview", "--non-interactive", "--color", "never")
 STACK_KEY = ".pulumi/stacks/dcs-migration/e2e.json"
 LOCKS = ".pulumi/locks/organization/dcs-migration/e2e/"
 
@@ -67,10 +75,6 @@ def assert_no_secret_in_bucket(s3: S3Server, bucket: str, secrets: set[str]) -> 
         leaked = [s for s in secrets if s.encode() in body]
         assert not leaked, f"{key} holds a credential"
     return len(objects)
-
-
-def statuses(sim: RunningSimulator, ids: list[str]) -> list[str]:
-    return [sim.admin.task(t)["status"] for t in ids]
 
 
 def test_lifecycle_with_state_in_s3(
@@ -112,82 +116,18 @@ def test_lifecycle_with_state_in_s3(
     assert assert_no_secret_in_bucket(s3, "lifecycle-state", secrets) >= 5
 
 
-def _start_up(project: PulumiProject) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(PULUMI), *UP],
-        cwd=project.root,
-        env=project.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-
-
-def _finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
-    out, err = proc.communicate(timeout=300)  # a guard against hangs, not a speed bound
-    return proc.returncode, out + err
-
-
-def lock_holding_project(
-    tmp_path: Path, s3: S3Server, factory: SimulatorFactory, bucket: str
-) -> tuple[RunningSimulator, list[str], PulumiProject]:
-    """A project of two tasks that stay TERMINATING until :func:`finish_stops`: an ``up`` of it
-    holds the stack's lock until then, however slow the machine."""
-    sim = factory()
-    ids = sim.admin.create_tasks(2, stop_delay="never")
-    return sim, ids, s3_project(tmp_path, s3, sim, bucket, ids)
-
-
-def wait_for_stops(
-    sim: RunningSimulator, ids: list[str], runs: list[subprocess.Popen[str]]
-) -> bool:
-    """Until an ``up`` has sent its stops (True: it is inside the update, holding the lock) or
-    every run has ended (False)."""
-    seen = poll_until(
-        lambda: (statuses(sim, ids), all(p.poll() is not None for p in runs)),
-        lambda now: now[0] == ["TERMINATING"] * len(ids) or now[1],
-        timeout=300,
-        interval=0.05,
-        what="the stops of the run holding the lock",
-    )
-    return seen[0] == ["TERMINATING"] * len(ids)
-
-
-def finish_stops(sim: RunningSimulator, ids: list[str], runs: list[subprocess.Popen[str]]) -> None:
-    """Once an ``up`` has sent its stops (or every run has ended), let the API complete them."""
-    wait_for_stops(sim, ids, runs)
-    for task_id in ids:
-        sim.admin.set_status(task_id, "TERMINATED")
-
-
-def assert_state_intact(project: PulumiProject, sim: RunningSimulator, ids: list[str]) -> None:
-    """The stack exports, holds the resource with every task, and one more up changes nothing."""
-    exported = json.loads(project.export())
-    ours = [
-        r
-        for r in exported["deployment"]["resources"]
-        if r["type"].endswith("MigrationTasksStopped")
-    ]
-    assert len(ours) == 1 and sorted(ours[0]["outputs"]["terminated_ids"]) == sorted(ids)
-    assert not exported["deployment"].get("pending_operations")
-    sim.admin.reset_counters()
-    again = project.pulumi("up", "--yes", "--skip-preview")
-    assert "2 unchanged" in again.stdout and "created" not in again.stdout  # stack + resource
-    assert sim.admin.counters().get("batch_stop", 0) == 0
-
-
 def test_second_up_while_first_holds_the_lock_fails_and_state_stays_intact(
     tmp_path: Path, s3: S3Server, simulator_factory: SimulatorFactory
 ) -> None:
-    sim, ids, project = lock_holding_project(tmp_path, s3, simulator_factory, "lock-state")
+    sim, ids = never_stopping_tasks(simulator_factory)
+    project = s3_project(tmp_path, s3, sim, "lock-state", ids)
 
-    first = _start_up(project)
-    assert wait_for_stops(sim, ids, [first]), _finish(first)[1]  # first holds the lock now
+    first = start_up(project)
+    assert wait_for_stops(sim, ids, [first]), finish(first)[1]  # first holds the lock now
     [lock_key] = s3.keys("lock-state", LOCKS)
-    second_code, second_out = _finish(_start_up(project))
+    second_code, second_out = finish(start_up(project))
     finish_stops(sim, ids, [first])
-    first_code, first_out = _finish(first)
+    first_code, first_out = finish(first)
 
     assert first_code == 0, first_out
     assert second_code != 0 and LOCKED in second_out, second_out
@@ -199,43 +139,13 @@ def test_second_up_while_first_holds_the_lock_fails_and_state_stays_intact(
     assert_state_intact(project, sim, ids)
 
 
-# Rounds of the race below: pulumi's lock has no compare-and-swap, so two runs that write their
-# locks within the same few milliseconds both see two locks and both give up (seen here 3 times
-# in about 40 tries, on PostgreSQL at least). Such a round is checked to be harmless and the
-# pair is started again; five rounds all ending that way would be a real liveness problem.
-RACE_ROUNDS = 5
-
-
 def test_two_ups_started_together_never_both_run(
     tmp_path: Path, s3: S3Server, simulator_factory: SimulatorFactory
 ) -> None:
-    sim, ids, project = lock_holding_project(tmp_path, s3, simulator_factory, "race-state")
-
-    transcripts: list[str] = []
-    for _ in range(RACE_ROUNDS):
-        procs = [_start_up(project), _start_up(project)]
-        if wait_for_stops(sim, ids, procs):  # one is inside the update, holding the lock
-            for task_id in ids:
-                sim.admin.set_status(task_id, "TERMINATED")
-            results = [_finish(p) for p in procs]
-            break
-        # Both ended before any stop: both must have given up on the lock, and left no trace.
-        results = [_finish(p) for p in procs]
-        transcripts += [out for _, out in results]
-        assert all(code != 0 and LOCKED in out for code, out in results), transcripts
-        assert sim.admin.counters().get("batch_stop", 0) == 0
-        assert statuses(sim, ids) == ["INCRMIGEATING"] * 2
-        assert not s3.keys("race-state", ".pulumi/locks/")
-    else:
-        raise AssertionError(f"no winner in {RACE_ROUNDS} rounds:\n" + "\n---\n".join(transcripts))
-
-    winners = [out for code, out in results if code == 0]
-    losers = [out for code, out in results if code != 0]
-    # Safety: never both; the loser met the winner's lock.
-    assert len(winners) == 1, "\n---\n".join(out for _, out in results)
-    assert all(LOCKED in out for out in losers), losers
-    assert sim.admin.counters()["batch_stop"] == 1
-    assert statuses(sim, ids) == ["TERMINATED"] * 2
+    sim, ids = never_stopping_tasks(simulator_factory)
+    project = s3_project(tmp_path, s3, sim, "race-state", ids)
+    results = race_two_ups(project, sim, ids, lambda: s3.keys("race-state", ".pulumi/locks/"))
+    assert_exactly_one_won(results, sim, ids)
     assert not s3.keys("race-state", ".pulumi/locks/")
     assert_state_intact(project, sim, ids)
 
