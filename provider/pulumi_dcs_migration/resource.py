@@ -41,12 +41,11 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 
 from . import lifecycle
-from .client import DcsClient, print_retries_to_stderr
-from .engine import ProgressEvent, StopEngine, StopOptions, StopReport
-from .errors import ConfigurationError, DcsApiError, DcsError, Problem
+from .client import print_retries_to_stderr
+from .errors import Problem
 from .lifecycle import UNKNOWN, camel
-from .models import batches
-from .settings import SETTING_NAMES, ConnectionSettings, Layer, resolve
+from .operations import OperationFailed, Operations, Voice
+from .settings import SETTING_NAMES, Layer
 
 CONFIG_NAMESPACE = "dcs"
 _new_unknown: Callable[[], Any] = Unknown  # untyped in the SDK
@@ -67,21 +66,13 @@ STOP_ADVICE = lifecycle.pulumi_advice("timeout_seconds")
 
 
 def _config_spelling(setting: str) -> str | None:
-    return (
-        f"the stack config {CONFIG_NAMESPACE}:{camel(setting)}"
-        if setting in _CONFIG_SETTINGS
-        else None
-    )
+    if setting not in _CONFIG_SETTINGS:
+        return None
+    return f"the stack config {CONFIG_NAMESPACE}:{camel(setting)}"
 
 
-class TaskStopError(Exception):
-    """The error a Pulumi operation reports; its message is the whole story, no stack needed."""
-
-
-def _error(exc: DcsError) -> TaskStopError:
-    if isinstance(exc, DcsApiError):
-        return TaskStopError(exc.describe(ADVICE))
-    return TaskStopError(str(exc))
+TaskStopError = OperationFailed
+"""The error a Pulumi operation reports; its message is the whole story, no stack needed."""
 
 
 # --- translation between the dynamic provider's dicts and the rules' plain values -------------
@@ -134,152 +125,78 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         # keeping the stack's config (secrets included) here never reaches the state.
         print_retries_to_stderr()
         values = {s: req.config.get(f"{CONFIG_NAMESPACE}:{camel(s)}") for s in _CONFIG_SETTINGS}
-        self._config = Layer(values, _config_spelling, "stack config")
+        self._ops = Operations(Layer(values, _config_spelling, "stack config"))
 
     @property
-    def config(self) -> Layer:
-        """The stack config layer (empty before ``configure``)."""
-        return getattr(self, "_config", None) or Layer({}, _config_spelling, "stack config")
+    def ops(self) -> Operations:
+        """The API work of this provider process (over an empty config before ``configure``)."""
+        if getattr(self, "_ops", None) is None:
+            self._ops = Operations(Layer({}, _config_spelling, "stack config"))
+        return self._ops
 
-    def _say(self, message: str) -> None:
-        _emit(getattr(self, "label", "dcs"), message)
+    @property
+    def voice(self) -> Voice:
+        """Messages as ``[name] ...`` lines on stderr (the CLI shows them under the stack)."""
+        label = getattr(self, "label", "dcs")
 
-    # check ------------------------------------------------------------------------------
+        def say(message: str) -> None:
+            _emit(label, message)
+
+        return Voice(
+            spell=lifecycle.snake,
+            say=say,
+            warn=lambda message: say(f"warning: {message}"),
+            progress=lambda event: say(event.line()),
+            advice=ADVICE,
+            stop_advice=STOP_ADVICE,
+        )
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate and complete the inputs; with credentials, also look every task up."""
-        checked = lifecycle.check(_plain(news), self.config)
+        checked = lifecycle.check(_plain(news), self.ops.config)
         for warning in checked.warnings:
-            self._say(f"warning: {warning}")
-        failures = [CheckFailure(f.property, f.message) for f in checked.failures]
+            self.voice.warn(warning)
+        failures = list(checked.failures)
         if checked.task_ids is not None:
-            failures += [
-                CheckFailure(f.property, f.message)
-                for f in self._look(checked.inputs, checked.task_ids)
-            ]
-        return CheckResult(_dynamic(checked.inputs), failures)
-
-    def _look(self, inputs: Mapping[str, Any], ids: list[str]) -> list[lifecycle.Failure]:
-        """With credentials, read every task now: preview names missing and running tasks."""
-        try:
-            settings = self._settings(inputs)
-        except ConfigurationError as exc:
-            return [lifecycle.Failure("task_ids", str(exc))] if _credential_error(exc) else []
-        if not settings.credentials.present:
-            return []  # nothing to ask with; create will say so
-        try:
-            with DcsClient.from_settings(settings) as client:
-                looks = StopEngine(client).look(ids)
-        except DcsError as exc:
-            return [lifecycle.Failure("task_ids", f"could not look the tasks up: {_error(exc)}")]
-        self._remember(ids, looks)
-        missing = lifecycle.missing_tasks(looks, settings.project_id, lifecycle.snake)
-        if not missing:
-            self._say(lifecycle.running_line(looks))
-        return missing
-
-    def _remember(self, ids: Sequence[str], looks: Sequence[Any]) -> None:
-        # diff and update run right after check in this same process: they plan on this look.
-        if not hasattr(self, "_seen"):
-            self._seen: dict[tuple[str, ...], dict[str, str | None]] = {}
-        self._seen[tuple(sorted(ids))] = {o.task_id: o.status for o in looks}
-
-    def _now(self, inputs: Mapping[str, Any]) -> dict[str, str | None] | None:
-        ids = inputs.get("task_ids")
-        if not isinstance(ids, list) or not lifecycle.is_known(ids):
-            return None
-        return getattr(self, "_seen", {}).get(tuple(sorted(ids)))
-
-    # diff ---------------------------------------------------------------------------------
+            failures += self.ops.preview_look(checked.inputs, checked.task_ids, self.voice)
+        return CheckResult(
+            _dynamic(checked.inputs), [CheckFailure(f.property, f.message) for f in failures]
+        )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Task ids as a set; what runs now is a change; a new project/region/endpoint replaces."""
-        news_ = _plain(news)
-        plan = lifecycle.plan(_plain(olds), news_, self._now(news_))
+        plan = self.ops.plan(_plain(olds), _plain(news))
         for line in plan.drift():
-            self._say(line)
+            self.voice.say(line)
         return DiffResult(
             changes=plan.changes, replaces=list(plan.replaces), delete_before_replace=False
         )
 
-    # create / update -------------------------------------------------------------------
-
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Stop every task and wait; raises (nothing goes to state) unless all are stopped."""
         inputs = _plain(props)
-        report = self._stop(inputs, inputs["task_ids"])
+        report = self.ops.stop(inputs, inputs["task_ids"], self.voice)
         outs = lifecycle.outputs(inputs, [lifecycle.entry(o) for o in report.outcomes])
         return CreateResult(_resource_id(inputs), outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Stop the new ids and the ones running now; removals and option changes cost no call."""
         olds_, news_ = _plain(olds), _plain(news)
-        plan = lifecycle.plan(olds_, news_, self._now(news_))
-        report = self._stop(news_, list(plan.to_stop)) if plan.to_stop else None
+        plan = self.ops.plan(olds_, news_)
+        report = self.ops.stop(news_, list(plan.to_stop), self.voice) if plan.to_stop else None
         if report is None:
-            self._say("no task to stop (only removals or option changes)")
+            self.voice.say("no task to stop (only removals or option changes)")
         return UpdateResult(lifecycle.after_update(olds_, news_, report))
-
-    def _stop(self, inputs: Mapping[str, Any], ids: Sequence[str]) -> StopReport:
-        options = StopOptions(
-            timeout=float(inputs.get("timeout_seconds") or lifecycle.DEFAULT_TIMEOUT_SECONDS),
-            strict_finished=lifecycle.strict(inputs),
-        )
-        self._say(f"stopping {len(ids)} task(s)")
-        try:
-            with DcsClient.from_settings(self._settings(inputs)) as client:
-                engine = StopEngine(client, options, on_progress=self._progress_printer())
-                report = engine.run(ids)
-        except DcsError as exc:
-            raise _error(exc) from None
-        for warning in lifecycle.finished_warnings(report, inputs):
-            self._say(warning)
-        failed = lifecycle.incomplete(report, inputs)
-        if failed:
-            raise TaskStopError(lifecycle.incomplete_message(failed, len(ids), STOP_ADVICE))
-        self._say(lifecycle.summary_line(report))
-        return report
-
-    def _progress_printer(self) -> Callable[[ProgressEvent], None]:
-        return lambda event: self._say(event.line())
-
-    # read / delete -----------------------------------------------------------------------
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: record every task's real status, and return the inputs too (no false drift)."""
         state = _plain(props)
-        ids = list(dict.fromkeys(state.get("task_ids") or []))
-        try:
-            with DcsClient.from_settings(self._settings(state)) as client:
-                looks = StopEngine(client).look(ids)
-        except DcsError as exc:
-            raise _error(exc) from None
+        looks = self.ops.look(state, list(dict.fromkeys(state.get("task_ids") or [])), self.voice)
         return ReadResult(id_, lifecycle.after_read(state, looks), lifecycle.inputs_of(state))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Leave the tasks stopped; delete their records only if ``delete_records_on_destroy``."""
-        state = _plain(props)
-        ids = list(dict.fromkeys(state.get("task_ids") or []))
-        if not lifecycle.delete_records(state):
-            self._say(f"leaving {len(ids)} task(s) as they are (stopped); nothing is deleted")
-            return
-        try:
-            with DcsClient.from_settings(self._settings(state)) as client:
-                for batch in batches(ids):
-                    client.delete_tasks(batch)
-        except DcsError as exc:
-            raise _error(exc) from None
-        self._say(f"deleted the records of {len(ids)} task(s)")
-
-    # plumbing ------------------------------------------------------------------------------
-
-    def _settings(self, inputs: Mapping[str, Any]) -> ConnectionSettings:
-        location = {k: inputs.get(k) for k in ("project_id", "region", "endpoint")}
-        return resolve(Layer(location, lambda s: s, "input"), self.config)
-
-
-def _credential_error(exc: ConfigurationError) -> bool:
-    return exc.setting in ("access_key", "secret_key", "security_token", "auth_token", "ca_bundle")
+        self.ops.delete(_plain(props), self.voice)
 
 
 def _resource_id(inputs: Mapping[str, Any]) -> str:

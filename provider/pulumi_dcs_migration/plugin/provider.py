@@ -13,20 +13,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi.provider.experimental import provider as p
 from pulumi.provider.experimental.property_value import PropertyValue
 
 from .. import lifecycle
-from ..client import DcsClient
-from ..decisions import GOOD_OUTCOMES
-from ..engine import ProgressEvent, StopEngine, StopOptions, StopReport, TaskOutcome
-from ..errors import ConfigurationError, DcsApiError, DcsError, Problem
+from ..engine import ProgressEvent, StopReport, TaskOutcome
+from ..errors import ConfigurationError, Problem
 from ..lifecycle import UNKNOWN, camel
-from ..models import batches
-from ..settings import ConnectionSettings, Layer, parse_bool, resolve
+from ..operations import OperationFailed, Operations, Voice
+from ..settings import Layer, parse_bool
 from .engine_log import EngineLog
 from .schema import CONFIG, CONFIG_NAMES, PACKAGE, RESOURCE_TOKEN, schema_json
 from .values import from_wire, snake_of, to_wire
@@ -45,14 +43,8 @@ ADVICE: dict[Problem, str] = {
 STOP_ADVICE = lifecycle.pulumi_advice("customTimeouts (create, update) or timeoutSeconds")
 
 
-class PluginError(Exception):
-    """An operation failed for a reason its message explains in full (no traceback needed)."""
-
-
-def _error(exc: DcsError) -> PluginError:
-    if isinstance(exc, DcsApiError):
-        return PluginError(exc.describe(ADVICE))
-    return PluginError(str(exc))
+PluginError = OperationFailed
+"""An operation failed for a reason its message explains in full (no traceback needed)."""
 
 
 def _config_spelling(setting: str) -> str | None:
@@ -90,8 +82,18 @@ class MigrationTasksProvider(p.Provider):
     def __init__(self, log: EngineLog | None = None) -> None:
         self.log = log or EngineLog(None)
         self.cancelled = threading.Event()
-        self._config = Layer({}, _config_spelling, "provider config")
-        self._seen: dict[tuple[str, ...], dict[str, str | None]] = {}
+        self.ops = Operations(Layer({}, _config_spelling, "provider config"))
+
+    def voice(self, urn: str) -> Voice:
+        """Messages on the resource's row (``urn``); progress as its ephemeral status line."""
+        return Voice(
+            spell=camel,
+            say=lambda message: self.log.info(urn, message),
+            warn=lambda message: self.log.warning(urn, message),
+            progress=lambda event: self.log.status(urn, status_line(event)),
+            advice=ADVICE,
+            stop_advice=STOP_ADVICE,
+        )
 
     # --- schema and provider config -----------------------------------------------------------
 
@@ -129,7 +131,7 @@ class MigrationTasksProvider(p.Provider):
             name = snake_of(key.rsplit(":", 1)[-1])
             if name in CONFIG_NAMES and values.get(name) is None:
                 values[name] = text
-        self._config = Layer(values, _config_spelling, "provider config")
+        self.ops = Operations(Layer(values, _config_spelling, "provider config"))
         # No preview support: the engine never calls create/update during a preview.
         return p.ConfigureResponse(accept_secrets=True, supports_preview=False)
 
@@ -142,44 +144,24 @@ class MigrationTasksProvider(p.Provider):
     async def check(self, request: p.CheckRequest) -> p.CheckResponse:
         """Validate and complete the inputs; with credentials, look every task up."""
         given = from_wire(request.new_inputs)
-        checked = lifecycle.check(given.values, self._config, camel)
+        checked = lifecycle.check(given.values, self.ops.config, camel)
+        voice = self.voice(request.urn)
         for warning in checked.warnings:
-            self.log.warning(request.urn, warning)
-        failures = [p.CheckFailure(camel(f.property), f.message) for f in checked.failures]
+            voice.warn(warning)
+        failures = list(checked.failures)
         if checked.task_ids is not None:
             failures += await asyncio.to_thread(
-                self._look, request.urn, checked.inputs, checked.task_ids
+                self.ops.preview_look, checked.inputs, checked.task_ids, voice
             )
-        return p.CheckResponse(inputs=to_wire(checked.inputs, given.secret), failures=failures)
-
-    def _look(self, urn: str, inputs: Mapping[str, Any], ids: list[str]) -> list[p.CheckFailure]:
-        try:
-            settings = self._settings(inputs)
-        except ConfigurationError as exc:
-            return [p.CheckFailure("taskIds", str(exc))] if _about_credentials(exc) else []
-        if not settings.credentials.present:
-            return []  # nothing to ask with; create will say so
-        try:
-            with DcsClient.from_settings(settings) as client:
-                looks = StopEngine(client).look(ids)
-        except DcsError as exc:
-            return [p.CheckFailure("taskIds", f"could not look the tasks up: {_error(exc)}")]
-        self._seen[tuple(sorted(ids))] = {o.task_id: o.status for o in looks}
-        missing = lifecycle.missing_tasks(looks, settings.project_id, camel)
-        if not missing:
-            self.log.info(urn, lifecycle.running_line(looks))
-        return [p.CheckFailure(camel(f.property), f.message) for f in missing]
-
-    def _now(self, inputs: Mapping[str, Any]) -> dict[str, str | None] | None:
-        ids = inputs.get("task_ids")
-        if not isinstance(ids, list) or not lifecycle.is_known(ids):
-            return None
-        return self._seen.get(tuple(sorted(ids)))
+        return p.CheckResponse(
+            inputs=to_wire(checked.inputs, given.secret),
+            failures=[p.CheckFailure(camel(f.property), f.message) for f in failures],
+        )
 
     async def diff(self, request: p.DiffRequest) -> p.DiffResponse:
         """Task ids as a set, named in the detailed diff; what runs now is a change."""
         olds, news = from_wire(request.old_state).values, from_wire(request.new_inputs).values
-        plan = lifecycle.plan(olds, news, self._now(news))
+        plan = self.ops.plan(olds, news)
         for line in plan.drift():
             self.log.info(request.urn, line)
         return p.DiffResponse(
@@ -206,7 +188,7 @@ class MigrationTasksProvider(p.Provider):
         """Stop the new tasks and the ones running now; removals cost no call."""
         olds, given = from_wire(request.olds).values, from_wire(request.news)
         news = given.values
-        plan = lifecycle.plan(olds, news, self._now(news))
+        plan = self.ops.plan(olds, news)
         report = None
         if plan.to_stop:
             report = await asyncio.to_thread(
@@ -217,36 +199,11 @@ class MigrationTasksProvider(p.Provider):
     def _stop(
         self, urn: str, inputs: Mapping[str, Any], ids: Sequence[str], custom_timeout: float
     ) -> StopReport:
-        timeout = custom_timeout or float(
-            inputs.get("timeout_seconds") or lifecycle.DEFAULT_TIMEOUT_SECONDS
+        report = self.ops.stop(
+            inputs, ids, self.voice(urn), timeout=custom_timeout or None, cancel=self.cancelled
         )
-        options = StopOptions(timeout=timeout, strict_finished=lifecycle.strict(inputs))
-        self.log.status(urn, f"stopping {len(ids)} task(s)")
-        try:
-            with DcsClient.from_settings(self._settings(inputs)) as client:
-                engine = StopEngine(
-                    client, options, on_progress=self._reporter(urn), cancel=self.cancelled
-                )
-                report = engine.run(ids)
-        except DcsError as exc:
-            raise _error(exc) from None
-        for warning in lifecycle.finished_warnings(report, inputs):
-            self.log.warning(urn, warning)
         self.log.info(urn, summary(report.outcomes))
-        if self.cancelled.is_set():
-            failed = [o for o in report.outcomes if o.outcome not in GOOD_OUTCOMES]
-            raise PluginError(
-                "cancelled: "
-                + lifecycle.incomplete_message(failed, len(ids), {})
-                + "\nStops already accepted keep going; run `pulumi up` again to wait for them."
-            )
-        failed = lifecycle.incomplete(report, inputs)
-        if failed:
-            raise PluginError(lifecycle.incomplete_message(failed, len(ids), STOP_ADVICE))
         return report
-
-    def _reporter(self, urn: str) -> Callable[[ProgressEvent], None]:
-        return lambda event: self.log.status(urn, status_line(event))
 
     # --- read (refresh, import) / delete --------------------------------------------------
 
@@ -261,7 +218,7 @@ class MigrationTasksProvider(p.Provider):
         self, request: p.ReadRequest, state: Mapping[str, Any], secret: frozenset[str]
     ) -> p.ReadResponse:
         ids = list(dict.fromkeys(state["task_ids"]))
-        looks = self._looks(state, ids)
+        looks = self.ops.look(state, ids, self.voice(request.urn))
         inputs = from_wire(request.inputs).values or lifecycle.inputs_of(state)
         return p.ReadResponse(
             request.resource_id,
@@ -271,7 +228,7 @@ class MigrationTasksProvider(p.Provider):
 
     def _import(self, request: p.ReadRequest) -> p.ReadResponse:
         ids = lifecycle.import_ids(request.resource_id)
-        checked = lifecycle.check({"task_ids": ids}, self._config, camel)
+        checked = lifecycle.check({"task_ids": ids}, self.ops.config, camel)
         if not checked.ok or checked.task_ids is None:
             reasons = "; ".join(f.message for f in checked.failures)
             raise PluginError(
@@ -281,7 +238,7 @@ class MigrationTasksProvider(p.Provider):
                 "environment."
             )
         inputs = checked.inputs
-        looks = self._looks(inputs, checked.task_ids)
+        looks: list[TaskOutcome] = self.ops.look(inputs, checked.task_ids, self.voice(request.urn))
         missing = lifecycle.missing_tasks(looks, inputs["project_id"], camel)
         if missing:
             raise PluginError("cannot import: " + "; ".join(f.message for f in missing))
@@ -290,42 +247,10 @@ class MigrationTasksProvider(p.Provider):
             resource_id, to_wire(lifecycle.imported(inputs, looks)), to_wire(inputs)
         )
 
-    def _looks(self, inputs: Mapping[str, Any], ids: list[str]) -> list[TaskOutcome]:
-        try:
-            with DcsClient.from_settings(self._settings(inputs)) as client:
-                return StopEngine(client).look(ids)
-        except DcsError as exc:
-            raise _error(exc) from None
-
     async def delete(self, request: p.DeleteRequest) -> None:
         """Leave the tasks stopped; delete their records only if ``deleteRecordsOnDestroy``."""
         state = from_wire(request.properties).values
-        ids = list(dict.fromkeys(state.get("task_ids") or []))
-        if not lifecycle.delete_records(state):
-            self.log.info(
-                request.urn, f"leaving {len(ids)} task(s) as they are; nothing is deleted"
-            )
-            return
-        await asyncio.to_thread(self._delete_records, state, ids)
-        self.log.info(request.urn, f"deleted the records of {len(ids)} task(s)")
-
-    def _delete_records(self, state: Mapping[str, Any], ids: list[str]) -> None:
-        try:
-            with DcsClient.from_settings(self._settings(state)) as client:
-                for batch in batches(ids):
-                    client.delete_tasks(batch)
-        except DcsError as exc:
-            raise _error(exc) from None
-
-    # --- plumbing -------------------------------------------------------------------------
-
-    def _settings(self, inputs: Mapping[str, Any]) -> ConnectionSettings:
-        location = {k: inputs.get(k) for k in ("project_id", "region", "endpoint")}
-        return resolve(Layer(location, camel, "input"), self._config)
-
-
-def _about_credentials(exc: ConfigurationError) -> bool:
-    return exc.setting in ("access_key", "secret_key", "security_token", "auth_token", "ca_bundle")
+        await asyncio.to_thread(self.ops.delete, state, self.voice(request.urn))
 
 
 def detailed_diff(

@@ -1,0 +1,157 @@
+"""What both Pulumi front ends do against the API, once: look, stop and wait, refresh, delete.
+
+:mod:`.lifecycle` decides (pure functions); this module acts on those decisions with the client
+and the engine, and reports through a :class:`Voice`: the front end's own channel for messages
+and its own words for problems and outcomes. The dynamic resource and the provider plugin each
+hold one :class:`Operations` for their provider process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import lifecycle
+from .client import DcsClient
+from .decisions import GOOD_OUTCOMES, Outcome
+from .engine import ProgressEvent, StopEngine, StopOptions, StopReport, TaskOutcome
+from .errors import ConfigurationError, DcsApiError, DcsError, Problem
+from .lifecycle import Failure, Spell
+from .models import batches
+from .settings import ConnectionSettings, Layer, resolve
+
+CREDENTIAL_SETTINGS = frozenset(
+    {"access_key", "secret_key", "security_token", "auth_token", "ca_bundle"}
+)
+
+
+class OperationFailed(Exception):
+    """An operation failed for a reason its message explains in full (no traceback needed)."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How a front end speaks: where its messages go, and its words for what went wrong."""
+
+    spell: Spell  # property names as its users write them
+    say: Callable[[str], None]  # an informational message about the resource
+    warn: Callable[[str], None]  # a warning about the resource
+    progress: Callable[[ProgressEvent], None]  # while waiting
+    advice: Mapping[Problem, str]  # its words for API problems (else the neutral hint)
+    stop_advice: Mapping[Outcome, str]  # its words for tasks left not stopped
+
+    def failure(self, exc: DcsError) -> OperationFailed:
+        """``exc`` worded for this front end's users."""
+        if isinstance(exc, DcsApiError):
+            return OperationFailed(exc.describe(self.advice))
+        return OperationFailed(str(exc))
+
+
+class Operations:
+    """One provider process's API work, over its config layer and the environment.
+
+    It keeps the statuses the last preview look read, per set of ids: the engine calls check,
+    then diff, then update in the same process, so the plan is made on what runs *now*.
+    """
+
+    def __init__(self, config: Layer) -> None:
+        self.config = config
+        self._seen: dict[tuple[str, ...], dict[str, str | None]] = {}
+
+    def settings(self, inputs: Mapping[str, Any]) -> ConnectionSettings:
+        """Client settings: the inputs' location, then the config layer, then the environment."""
+        location = {k: inputs.get(k) for k in ("project_id", "region", "endpoint")}
+        return resolve(Layer(location, lambda s: s, "input"), self.config)
+
+    def preview_look(
+        self, inputs: Mapping[str, Any], ids: list[str], voice: Voice
+    ) -> list[Failure]:
+        """With credentials, read every task now: failures name missing tasks; the voice says
+        which run. Without credentials, nothing is asked (create will say what is missing)."""
+        try:
+            settings = self.settings(inputs)
+        except ConfigurationError as exc:
+            return [Failure("task_ids", str(exc))] if exc.setting in CREDENTIAL_SETTINGS else []
+        if not settings.credentials.present:
+            return []
+        try:
+            with DcsClient.from_settings(settings) as client:
+                looks = StopEngine(client).look(ids)
+        except DcsError as exc:
+            return [Failure("task_ids", f"could not look the tasks up: {voice.failure(exc)}")]
+        self._seen[tuple(sorted(ids))] = {o.task_id: o.status for o in looks}
+        missing = lifecycle.missing_tasks(looks, settings.project_id, voice.spell)
+        if not missing:
+            voice.say(lifecycle.running_line(looks))
+        return missing
+
+    def seen(self, inputs: Mapping[str, Any]) -> dict[str, str | None] | None:
+        """The statuses the preview look of these inputs' ids read, if it ran in this process."""
+        ids = inputs.get("task_ids")
+        if not isinstance(ids, list) or not lifecycle.is_known(ids):
+            return None
+        return self._seen.get(tuple(sorted(ids)))
+
+    def plan(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> lifecycle.Plan:
+        """The lifecycle's plan, on what runs now when the preview look saw it."""
+        return lifecycle.plan(olds, news, self.seen(news))
+
+    def stop(
+        self,
+        inputs: Mapping[str, Any],
+        ids: Sequence[str],
+        voice: Voice,
+        *,
+        timeout: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> StopReport:
+        """Stop ``ids`` and wait; raises :class:`OperationFailed` unless every one is stopped."""
+        seconds = timeout or float(
+            inputs.get("timeout_seconds") or lifecycle.DEFAULT_TIMEOUT_SECONDS
+        )
+        options = StopOptions(timeout=seconds, strict_finished=lifecycle.strict(inputs))
+        voice.say(f"stopping {len(ids)} task(s)")
+        try:
+            with DcsClient.from_settings(self.settings(inputs)) as client:
+                engine = StopEngine(client, options, on_progress=voice.progress, cancel=cancel)
+                report = engine.run(ids)
+        except DcsError as exc:
+            raise voice.failure(exc) from None
+        for warning in lifecycle.finished_warnings(report, inputs):
+            voice.warn(warning)
+        if cancel is not None and cancel.is_set():
+            unfinished = [o for o in report.outcomes if o.outcome not in GOOD_OUTCOMES]
+            raise OperationFailed(
+                "cancelled: "
+                + lifecycle.incomplete_message(unfinished, len(ids), {})
+                + "\nStops already accepted keep going; run `pulumi up` again to wait for them."
+            )
+        failed = lifecycle.incomplete(report, inputs)
+        if failed:
+            raise OperationFailed(lifecycle.incomplete_message(failed, len(ids), voice.stop_advice))
+        voice.say(lifecycle.summary_line(report))
+        return report
+
+    def look(self, inputs: Mapping[str, Any], ids: list[str], voice: Voice) -> list[TaskOutcome]:
+        """Every task's status now (refresh, import); raises :class:`OperationFailed`."""
+        try:
+            with DcsClient.from_settings(self.settings(inputs)) as client:
+                return StopEngine(client).look(ids)
+        except DcsError as exc:
+            raise voice.failure(exc) from None
+
+    def delete(self, state: Mapping[str, Any], voice: Voice) -> None:
+        """Destroy: leave the tasks stopped, deleting their records only when asked to."""
+        ids = list(dict.fromkeys(state.get("task_ids") or []))
+        if not lifecycle.delete_records(state):
+            voice.say(f"leaving {len(ids)} task(s) as they are (stopped); nothing is deleted")
+            return
+        try:
+            with DcsClient.from_settings(self.settings(state)) as client:
+                for batch in batches(ids):
+                    client.delete_tasks(batch)
+        except DcsError as exc:
+            raise voice.failure(exc) from None
+        voice.say(f"deleted the records of {len(ids)} task(s)")
