@@ -13,11 +13,18 @@ The engine knows nothing of Pulumi. It takes a client, a monotonic clock and a s
   between a floor and a ceiling): a fast stop is seen within a fraction of a second, a slow one
   costs few requests, and the overhead past the last task's termination stays near 8 %;
 * re-sends a stop to a task that starts running again while it is waited on;
-* stops waiting at the deadline and reports every unfinished task with its status.
+* stops waiting at the deadline and reports every unfinished task with its status. A client
+  that takes a deadline (:class:`Deadlined`, as :class:`~.client.DcsClient` does) gets the run's
+  (on the real clock) plus :data:`LOOK_GRACE` for the last look: no request, retry or slow
+  answer outlives it, and the run then reports what it knows;
+* reads list pages a few at a time (``concurrency``), and stops paging at a short page, at a
+  page that brings no new task, or after :data:`~.client.MAX_LIST_PAGES` (the API's ``count``
+  is a hint, never a plan: a claimed billion tasks costs one page more, not a million requests).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import random
@@ -25,9 +32,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
+from .client import MAX_LIST_PAGES  # one look reads at most this many pages; the rest: details
 from .decisions import (
     GOOD_OUTCOMES,
     Act,
@@ -41,6 +50,7 @@ from .decisions import (
 from .errors import (
     AuthenticationError,
     DcsApiError,
+    DeadlineExceeded,
     InvalidTaskIdError,
     PermissionDeniedError,
     TaskNotFoundError,
@@ -86,6 +96,20 @@ class StopApi(Protocol):
     def batch_stop(self, task_ids: Sequence[str]) -> list[BatchItemResult]:
         """Hand over stop requests (at most :data:`~.models.MAX_BATCH_IDS` ids)."""
         ...
+
+
+@runtime_checkable
+class Deadlined(Protocol):
+    """A :class:`StopApi` that bounds its calls by a deadline (``DcsClient.deadline``)."""
+
+    def deadline(self, at: float | None) -> AbstractContextManager[None]:
+        """Every call inside the block ends by ``at`` (``time.monotonic()``)."""
+        ...
+
+
+LOOK_GRACE = 1.0
+"""Seconds past the run's deadline the client's calls may take: the last look, sent at the
+deadline, still gets an answer from a healthy API; a stalled one cannot hold the run longer."""
 
 
 @dataclass(frozen=True)
@@ -288,6 +312,7 @@ class StopEngine:
         self.rng = rng or random.Random()
         self.requests: dict[str, int] = {}
         self._project_task_count: int | None = None
+        self._out_of_time = False  # the API did not answer before the deadline
         self._lock = threading.Lock()
 
     # --- the run --------------------------------------------------------------------------
@@ -298,10 +323,21 @@ class StopEngine:
         started = self.clock()
         deadline = started + self.options.timeout
         tasks = {tid: _Task(tid) for tid in ids}
-        self._observe(tasks, ids, first_look=True)
-        self._act(tasks, list(tasks.values()))
-        if self.options.wait:
-            self._wait(tasks, started, deadline)
+        self._out_of_time = False
+        with self._bounded_by(deadline):
+            try:
+                self._observe(tasks, ids, first_look=True)
+                self._act(tasks, list(tasks.values()))
+                if self.options.wait:
+                    self._wait(tasks, started, deadline)
+            except DeadlineExceeded as exc:
+                # The API did not answer in time: report what the looks so far have shown.
+                self._out_of_time = True
+                pending = [t for t in tasks.values() if t.outcome is None]
+                self._settle_only(pending)
+                for task in pending:
+                    if task.outcome is None and task.status is None:
+                        task.last_error = task.last_error or str(exc)
         outcomes = [self._outcome(tasks[i], self._unfinished(tasks[i])) for i in ids]
         return StopReport(outcomes, self.clock() - started, dict(self.requests))
 
@@ -309,7 +345,19 @@ class StopEngine:
         """The outcome of a task the run ended without settling."""
         if self.cancel.is_set():
             return Outcome.STOP_REQUESTED if task.state.stop_sent_at else Outcome.INTERRUPTED
+        if self._out_of_time and task.state.stop_sent_at is None:
+            return Outcome.TIMED_OUT  # no stop was accepted before the deadline
         return Outcome.TIMED_OUT if self.options.wait else Outcome.STOP_REQUESTED
+
+    def _bounded_by(self, deadline: float) -> AbstractContextManager[None]:
+        """The client's calls bounded by ``deadline`` plus :data:`LOOK_GRACE`.
+
+        Only on the real clock: a test's virtual clock keeps a virtual deadline, which says
+        nothing about how long a real request may take.
+        """
+        if self.clock is not time.monotonic or not isinstance(self.client, Deadlined):
+            return contextlib.nullcontext()
+        return self.client.deadline(deadline + LOOK_GRACE)
 
     def look(self, task_ids: Iterable[str]) -> list[TaskOutcome]:
         """Read the status of every task without changing anything (preview, refresh).
@@ -318,7 +366,8 @@ class StopEngine:
         """
         ids = unique_ids(task_ids)
         tasks = {tid: _Task(tid) for tid in ids}
-        self._observe(tasks, ids, first_look=True)
+        with self._bounded_by(self.clock() + self.options.timeout):
+            self._observe(tasks, ids, first_look=True)
         looks = []
         for task in (tasks[i] for i in ids):
             step = decide(task.state, self.clock(), self.options.policy)
@@ -490,25 +539,43 @@ class StopEngine:
     def _observe_by_list(
         self, tasks: dict[str, _Task], wanted: set[str], first_look: bool
     ) -> set[str]:
+        """Look at every list page (a few at a time); returns the wanted ids no page showed."""
         sent_at = iso_utc(self.wall())
-        first = self._count("list", lambda: self.client.list_task_statuses(offset=0))
-        self._project_task_count = first.count
-        offsets = range(MAX_PAGE_SIZE, first.count, MAX_PAGE_SIZE)
-        pages = [
-            first,
-            *self._parallel(
-                lambda off: self._count("list", lambda: self.client.list_task_statuses(offset=off)),
-                list(offsets),
-            ),
-        ]
         seen: set[str] = set()
-        for page in pages:
+        listed: set[str] = set()
+
+        def page_at(offset: int) -> TaskStatusPage:
+            return self._count("list", lambda: self.client.list_task_statuses(offset=offset))
+
+        def take(page: TaskStatusPage) -> bool:
+            """Record one page; True when the list may go on after it."""
+            new = False
             for item in page.migration_tasks:
-                if item.task_id in wanted and item.task_id not in seen:
+                if item.task_id in listed:
+                    continue
+                listed.add(item.task_id)
+                new = True
+                if item.task_id in wanted:
                     self._record(
                         tasks[item.task_id], item.status, item.task_name, sent_at, first_look
                     )
                     seen.add(item.task_id)
+            return new and len(page.migration_tasks) >= MAX_PAGE_SIZE
+
+        first = page_at(0)
+        going, offset, pages = take(first), MAX_PAGE_SIZE, 1
+        # ``count`` only caps the pages asked for; each wave is at most ``concurrency`` pages.
+        while going and offset < first.count and pages < MAX_LIST_PAGES:
+            claimed = math.ceil((first.count - offset) / MAX_PAGE_SIZE)
+            wave = min(self.options.concurrency, claimed, MAX_LIST_PAGES - pages)
+            offsets = [offset + n * MAX_PAGE_SIZE for n in range(wave)]
+            for page in self._parallel(page_at, offsets):
+                pages += 1
+                going = take(page)
+                if not going:
+                    break
+            offset += wave * MAX_PAGE_SIZE
+        self._project_task_count = min(first.count, len(listed))
         return wanted - seen
 
     def _observe_by_details(

@@ -13,10 +13,13 @@ import enum
 from collections.abc import Mapping
 
 from .models import TASK_ID_SHAPE
-from .redact import shorten, shown
+from .redact import one_line, shorten, shown
 
 MAX_SUMMARY_TEXT = 200
 """Characters of server text in a default (non-verbose) message."""
+
+MAX_DETAIL_TEXT = 300
+"""Characters of a transport or protocol error's detail (which may quote the server)."""
 
 
 class Problem(enum.StrEnum):
@@ -107,6 +110,11 @@ class InvalidTaskIdError(DcsError, ValueError):
         )
 
 
+def _quoted(text: str, limit: int = MAX_DETAIL_TEXT) -> str:
+    """Text that may come from a server, as a message shows it: one line, bounded."""
+    return shorten(one_line(text), limit)
+
+
 class DcsTransportError(DcsError):
     """The API could not be reached (connection refused, dropped, or timed out) after retries."""
 
@@ -114,16 +122,28 @@ class DcsTransportError(DcsError):
         self.operation = operation
         self.detail = detail
         super().__init__(
-            f"{operation}: could not reach the DCS API ({detail}); check the endpoint or region "
-            "and the network, then retry"
+            f"{operation}: could not reach the DCS API ({_quoted(detail)}); check the endpoint or "
+            "region and the network, then retry"
         )
 
 
 class DeadlineExceeded(DcsTransportError):
-    """The run's deadline passed before the API answered (retries and waits included)."""
+    """The run's deadline passed before the API answered (retries and waits included).
 
-    def __init__(self, operation: str, seconds: float) -> None:
-        super().__init__(operation, f"no answer within the {seconds:g}s left before the deadline")
+    ``seconds`` is the time the call had when it started; ``reason`` says what used it up when
+    that is known (a ``Retry-After`` longer than the time left, a server that trickles).
+    """
+
+    def __init__(self, operation: str, seconds: float, reason: str | None = None) -> None:
+        self.operation = operation
+        self.seconds = seconds
+        self.reason = reason
+        self.detail = f"{max(seconds, 0.0):.1f}s allowed" + (f"; {reason}" if reason else "")
+        DcsError.__init__(
+            self,
+            f"{operation}: the deadline passed before the DCS API answered "
+            f"({_quoted(self.detail)}); raise the timeout, or check the endpoint and the network",
+        )
 
 
 class DcsProtocolError(DcsError):
@@ -133,8 +153,8 @@ class DcsProtocolError(DcsError):
         self.operation = operation
         self.detail = detail
         self.request_id = request_id
-        rid = f" (request id {request_id})" if request_id else ""
-        super().__init__(f"{operation}: unreadable answer from the DCS API{rid}: {detail}")
+        rid = f" (request id {_quoted(request_id, 80)})" if request_id else ""
+        super().__init__(f"{operation}: unreadable answer from the DCS API{rid}: {_quoted(detail)}")
 
 
 class DcsApiError(DcsError):
@@ -168,12 +188,14 @@ class DcsApiError(DcsError):
         self, advice: Mapping[Problem, str] | None = None, *, verbose: bool = False
     ) -> str:
         """One line: what failed, the server's words, then ``advice`` (else the neutral hint)."""
-        code = f" {self.error_code}" if self.error_code else ""
-        text = self.error_msg or ""
+        # Every part the server wrote is shown on one line with control characters escaped: a
+        # message must not clear a terminal or fake a line. (The client scrubbed secrets.)
+        code = f" {_quoted(self.error_code, 80)}" if self.error_code else ""
+        text = one_line(self.error_msg or "")
         if not verbose:
             text = _summary(text)
         msg = f": {text}" if text else ""
-        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        rid = f" [request id {_quoted(self.request_id, 80)}]" if self.request_id else ""
         hint = (advice or {}).get(self.problem, self.hint)
         note = f" {self.note}" if self.note else ""
         return f"{self.operation} failed: HTTP {self.status_code}{code}{msg}{rid}. To fix: {hint}.{note}"

@@ -19,6 +19,7 @@ MASK = "********"
 
 _SECRET_FIELD = re.compile(r"pass(word|wd)?|secret|token|credential", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile(r"[\t\n]")
 MIN_SECRET_LENGTH = 4  # shorter "secrets" would mask ordinary words
 
 
@@ -31,6 +32,8 @@ def secret_forms(secret: str) -> set[str]:
         json.dumps(secret, ensure_ascii=False)[1:-1],
         quote(secret, safe=""),
         secret.encode("unicode_escape").decode("ascii"),
+        repr(secret.encode())[2:-1],  # as bytes show it (httpx's "Illegal header value b'...'")
+        json.dumps(secret).replace("/", "\\/")[1:-1],  # JSON may escape "/" as "\/"
     }
     # The printable parts of a secret with control characters (httpx's "Illegal header value"
     # shows b'...\r' or the text around the offending character).
@@ -55,6 +58,10 @@ class Scrubber:
                 text = text.replace(form, MASK)
         return text
 
+    def found_in(self, text: str) -> bool:
+        """True when some form of some secret occurs in ``text``."""
+        return any(form in text for form in self._forms)
+
     def __bool__(self) -> bool:
         return bool(self._forms)
 
@@ -66,7 +73,20 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
 
 def visible(text: str) -> str:
     """Control characters (escape codes, bidi overrides) shown as ``\\x1b``-style escapes."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return _CONTROL.sub(_escaped, text)
+
+
+def one_line(text: str) -> str:
+    """:func:`visible`, and newlines and tabs escaped too: server text that must stay one line.
+
+    For a table cell or a message part that a server controls, so that it can neither move the
+    cursor nor fake a line of its own (``\\nstopped: OK``).
+    """
+    return _LINE_BREAKS.sub(_escaped, visible(text))
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 def shorten(text: str, limit: int = 80) -> str:
@@ -77,9 +97,15 @@ def shorten(text: str, limit: int = 80) -> str:
 
 
 def shown(value: object, limit: int = 80) -> str:
-    """A value as it appears inside a message: ``repr``'d, made visible, and bounded."""
+    """A value as it appears inside a message: ``repr``'d, made visible, and bounded.
+
+    A value longer than ``limit`` characters shows its first ``limit`` and its whole length
+    (a 10 MB id on stdin is echoed as 80 characters, not 10 MB).
+    """
     text = value if isinstance(value, str) else str(value)
-    return shorten(visible(repr(text)), limit)
+    if len(text) <= limit:
+        return visible(repr(text))
+    return f"{visible(repr(text[:limit]))}... ({len(text)} characters)"
 
 
 def mask_secrets(value: Any) -> Any:

@@ -9,12 +9,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from dcs_simulator import DEMO_PROJECT_ID
+from dcs_simulator.testing import VirtualClock
 from pulumi_dcs_migration.auth import AkSkAuth
-from pulumi_dcs_migration.client import DcsClient, RetryPolicy
+from pulumi_dcs_migration.client import MAX_RESPONSE_BYTES, DcsClient, RetryPolicy
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions
 from pulumi_dcs_migration.errors import DcsApiError, DcsProtocolError
 
-PID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+PID = DEMO_PROJECT_ID  # any well-formed project id
 TID = "b21989ec-2889-4b8e-99db-19c073425ec2"
 
 
@@ -64,14 +66,20 @@ def server() -> Iterator[tuple[str, Script]]:
     httpd.server_close()
 
 
-def client(url: str, **kw: object) -> DcsClient:
+def client(url: str, *, max_response_bytes: int = MAX_RESPONSE_BYTES) -> DcsClient:
     return DcsClient(
         url,
         PID,
         AkSkAuth("AK", "SK"),
         retry=RetryPolicy(attempts=2, wait_initial=0.01, wait_max=0.02, wait_jitter=0.0),
-        **kw,
-    )  # type: ignore[arg-type]
+        max_response_bytes=max_response_bytes,
+    )
+
+
+def virtual_engine(c: DcsClient, options: StopOptions) -> StopEngine:
+    """An engine that waits on a virtual clock: its timeout passes without real sleeping."""
+    clock = VirtualClock()
+    return StopEngine(c, options, clock=clock.now, sleep=clock.sleep, wall=clock.now)
 
 
 def ok(obj: object) -> tuple[int, dict[str, str], bytes]:
@@ -119,9 +127,14 @@ def test_hostile_error_bodies_still_give_typed_errors(server: tuple[str, Script]
     assert client(url).get_task(TID).status is None  # a null status reads as unknown
 
 
-def test_empty_success_body_reads_safely(server: tuple[str, Script]) -> None:
+def test_empty_success_body_is_no_empty_list(server: tuple[str, Script]) -> None:
+    # An empty 200 is not the documented shape: an error, never "0 tasks" (issue 13, row 4).
     url, script = server
-    script.answers["list"] = (200, {}, b"")
+    for body in (b"", b"{}", b'{"count": 0}'):
+        script.answers["list"] = (200, {}, body)
+        with pytest.raises(DcsProtocolError, match="unexpected shape at migration_tasks"):
+            client(url).list_tasks()
+    script.answers["list"] = ok({"count": 0, "migration_tasks": []})
     page = client(url).list_tasks()
     assert page.count == 0 and page.migration_tasks == []
 
@@ -131,10 +144,10 @@ def test_unknown_status_never_waits_forever(server: tuple[str, Script]) -> None:
     script.answers["show"] = ok({"task_id": TID, "status": "QUANTUM_FLUX"})
     script.answers["batch_stop"] = ok({"migration_tasks": [{"task_id": TID, "result": "success"}]})
     with client(url) as c:
-        report = StopEngine(c, StopOptions(timeout=1.0)).run([TID])
+        report = virtual_engine(c, StopOptions(timeout=1.0)).run([TID])
     [outcome] = report.outcomes
     assert outcome.outcome is Outcome.TIMED_OUT and outcome.status == "QUANTUM_FLUX"
-    assert report.elapsed < 3.0
+    assert 1.0 <= report.elapsed < 3.0  # virtual seconds: it gave up at its timeout
 
 
 def test_a_batch_answer_missing_ids_is_not_a_success(server: tuple[str, Script]) -> None:
@@ -142,7 +155,7 @@ def test_a_batch_answer_missing_ids_is_not_a_success(server: tuple[str, Script])
     script.answers["show"] = ok({"task_id": TID, "status": "INCRMIGEATING"})
     script.answers["batch_stop"] = ok({"migration_tasks": []})  # says nothing about our task
     with client(url) as c:
-        report = StopEngine(c, StopOptions(timeout=1.0, max_stop_attempts=2)).run([TID])
+        report = virtual_engine(c, StopOptions(timeout=1.0, max_stop_attempts=2)).run([TID])
     [outcome] = report.outcomes
     assert not outcome.ok and outcome.status == "INCRMIGEATING"
     assert "missing from the answer" in (outcome.detail or "")

@@ -1,12 +1,13 @@
 """DcsClient over httpx.MockTransport: errors, retries, pagination, validation, secrets."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 import stamina
 
+from dcs_simulator import DEMO_PROJECT_ID
 from pulumi_dcs_migration.auth import AkSkAuth
 from pulumi_dcs_migration.client import DcsClient, RetryPolicy, retry_backoff
 from pulumi_dcs_migration.errors import (
@@ -21,28 +22,27 @@ from pulumi_dcs_migration.errors import (
     ThrottledError,
 )
 
-PID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+PID = DEMO_PROJECT_ID  # any well-formed project id
 TID = "b21989ec-2889-4b8e-99db-19c073425ec2"
 
 
 @pytest.fixture(autouse=True)
-def _no_retry_waits() -> None:
+def _no_retry_waits() -> Iterator[None]:
     stamina.set_testing(True, attempts=4)
     yield
     stamina.set_testing(False)
 
 
-def make(handler: Callable[[httpx.Request], httpx.Response], **kw: object) -> DcsClient:
+def make(handler: Callable[[httpx.Request], httpx.Response]) -> DcsClient:
     return DcsClient(
         "https://dcs.cn-north-4.myhuaweicloud.com",
         PID,
         AkSkAuth("MYAK", "MYSK"),
         transport=httpx.MockTransport(handler),
-        **kw,
     )
 
 
-def err(status: int, code: str, msg: str, headers: dict | None = None) -> httpx.Response:
+def err(status: int, code: str, msg: str, headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.Response(
         status,
         json={"error_code": code, "error_msg": msg},
@@ -76,7 +76,9 @@ def test_requests_are_signed_and_paths_right() -> None:
         (400, "DCS.4855", DcsApiError, "invalid migration task id"),
     ],
 )
-def test_errors_are_typed_with_hints(status: int, code: str, cls: type, hint: str) -> None:
+def test_errors_are_typed_with_hints(
+    status: int, code: str, cls: type[DcsApiError], hint: str
+) -> None:
     client = make(lambda r: err(status, code, "boom"))
     with pytest.raises(cls) as info:
         client.get_task(TID)

@@ -8,12 +8,14 @@ unexpected error.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import importlib
 import os
 import sys
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -29,9 +31,11 @@ from ..errors import (
     InvalidTaskIdError,
     Problem,
 )
+from ..lifecycle import MAX_TIMEOUT_SECONDS
 from ..lifecycle import incomplete_message as _incomplete_message
 from ..models import MigrationTaskSummary, batches
-from ..settings import Layer, resolve
+from ..redact import Scrubber, one_line, visible
+from ..settings import Layer, positive_seconds, resolve
 from . import output
 from .progress import progress_reporter
 
@@ -88,9 +92,17 @@ Credentials come from the environment only (never options):
 
 
 class CliError(click.ClickException):
-    """An error shown as one message on stderr; each subclass has its own exit code."""
+    """An error shown as one message on stderr; each subclass has its own exit code.
+
+    Control characters in the message are shown escaped: server text in it can never move the
+    cursor, clear the screen or retitle the terminal.
+    """
 
     exit_code = int(ExitCode.UNEXPECTED)
+
+    def format_message(self) -> str:
+        """The message, its control characters (escape codes) made visible."""
+        return visible(self.message)
 
 
 class BadInputError(CliError):
@@ -177,8 +189,9 @@ class DcsGroup(click.Group):
             code = error_exit_code(exc)
             if code is ExitCode.UNEXPECTED and os.environ.get("DCS_MIGRATION_TRACEBACK"):
                 raise
-            verbose = isinstance(ctx.obj, GlobalOptions) and ctx.obj.verbose
-            raise cli_error(_message(exc, code, verbose), code) from None
+            options = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
+            message = options.scrub(_message(exc, code, options.verbose))
+            raise cli_error(message, code) from None
 
 
 def _message(exc: BaseException, code: ExitCode, verbose: bool = False) -> str:
@@ -201,6 +214,12 @@ class GlobalOptions:
     ca_bundle: str | None = None
     insecure: bool | None = None  # None: as the environment says (HW_DCS_INSECURE_SKIP_VERIFY)
     verbose: bool = False
+    # The credentials in use once resolved: no message of this run may show them.
+    secrets: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    def scrub(self, text: str) -> str:
+        """``text`` without any form of the credentials this run resolved."""
+        return Scrubber(self.secrets)(text) if self.secrets else text
 
     def client(self) -> DcsClient:
         """A client from these options and the environment (credentials: environment only)."""
@@ -216,6 +235,7 @@ class GlobalOptions:
             "option",
         )
         settings = resolve(options)
+        self.secrets[:] = settings.credentials.secrets()
         if settings.verify is False:
             click.secho(
                 "WARNING: TLS certificates are NOT verified (--insecure or "
@@ -228,8 +248,11 @@ class GlobalOptions:
         location = settings.location
         if location is not None and location.ignored_region is not None:
             click.echo(
-                f"warning: region {location.ignored_region.value} (from "
-                f"{location.ignored_region.where}) is ignored: the endpoint {location.endpoint} wins",
+                visible(
+                    f"warning: region {location.ignored_region.value} (from "
+                    f"{location.ignored_region.where}) is ignored: the endpoint "
+                    f"{location.endpoint} wins"
+                ),
                 err=True,
             )
         return DcsClient.from_settings(settings)
@@ -276,6 +299,33 @@ def cli(
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 ids_argument = click.argument("task_ids", metavar="ID...", nargs=-1)
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A number of seconds in (0, a day]: ``nan``, ``inf``, zero and negatives are usage errors."""
+    try:
+        return positive_seconds(value, "it", maximum=MAX_TIMEOUT_SECONDS)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+DEFAULT_CALL_TIMEOUT = 300.0
+"""``--timeout`` of the commands that do not wait (list, show, restart, delete)."""
+
+call_timeout_option = click.option(
+    "--timeout",
+    type=float,
+    callback=_seconds,
+    default=DEFAULT_CALL_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up after this long, retries and slow answers included (then exit 3).",
+)
+
+
+def deadline_in(seconds: float) -> float:
+    """The ``time.monotonic()`` instant ``seconds`` from now (a client's deadline)."""
+    return time.monotonic() + seconds
 
 
 def read_ids(args: Iterable[str], stdin: Iterable[str] | None = None) -> list[str]:
@@ -334,26 +384,34 @@ def matches(task: MigrationTaskSummary, wanted: frozenset[str]) -> bool:
     help="Only tasks in this status (case-insensitive; repeat or comma-separate).",
 )
 @click.option("--name", metavar="NAME", help="Only tasks matching this name (API filter).")
+@call_timeout_option
 @json_option
 @pass_options
 def list_command(
-    opts: GlobalOptions, statuses: tuple[str, ...], name: str | None, as_json: bool
+    opts: GlobalOptions,
+    statuses: tuple[str, ...],
+    name: str | None,
+    timeout: float,
+    as_json: bool,
 ) -> None:
     """List every migration task of the project (all pages)."""
     wanted = status_filter(statuses)
-    with opts.client() as client:
+    at = deadline_in(timeout)
+    with opts.client() as client, client.deadline(at):
         tasks = [t for t in client.iter_tasks(name=name) if matches(t, wanted)]
     output.print_tasks(tasks, as_json)
 
 
 @cli.command("show")
 @click.argument("task_id", metavar="ID")
+@call_timeout_option
 @json_option
 @pass_options
-def show_command(opts: GlobalOptions, task_id: str, as_json: bool) -> None:
+def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: bool) -> None:
     """Show one task's details (passwords are masked)."""
     [checked] = unique_ids([task_id])
-    with opts.client() as client:
+    at = deadline_in(timeout)
+    with opts.client() as client, client.deadline(at):
         task = client.get_task(checked)
     output.print_task(task, as_json)
 
@@ -371,11 +429,12 @@ def show_command(opts: GlobalOptions, task_id: str, as_json: bool) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=float,
+    callback=_seconds,
     default=1800.0,
     show_default=True,
     metavar="SECONDS",
-    help="Give up waiting after this long (tasks still stopping: exit 4).",
+    help="Give up after this long, waiting and every request included (tasks not stopped: exit 4).",
 )
 @click.option(
     "--strict-finished",
@@ -425,8 +484,20 @@ _ADVICE: dict[Outcome, str] = {
 
 
 def incomplete_message(failed: Sequence[TaskOutcome], total: int) -> str:
-    """The exit-4 message: each task not stopped, with its status, then what to do."""
-    return _incomplete_message(failed, total, _ADVICE)
+    """The exit-4 message: each task not stopped, with its status, then what to do.
+
+    What the server wrote (names, statuses, error texts) is shown on one line per task.
+    """
+    return _incomplete_message([_one_line(o) for o in failed], total, _ADVICE)
+
+
+def _one_line(outcome: TaskOutcome) -> TaskOutcome:
+    return dataclasses.replace(
+        outcome,
+        name=one_line(outcome.name) if outcome.name else outcome.name,
+        status=one_line(outcome.status) if outcome.status else outcome.status,
+        detail=one_line(outcome.detail) if outcome.detail else outcome.detail,
+    )
 
 
 # --- restart / delete -------------------------------------------------------------------------
@@ -434,37 +505,45 @@ def incomplete_message(failed: Sequence[TaskOutcome], total: int) -> str:
 
 @cli.command("restart")
 @ids_argument
+@call_timeout_option
 @json_option
 @pass_options
-def restart_command(opts: GlobalOptions, task_ids: tuple[str, ...], as_json: bool) -> None:
+def restart_command(
+    opts: GlobalOptions, task_ids: tuple[str, ...], timeout: float, as_json: bool
+) -> None:
     """Restart stopped online migration tasks (batches of 50). ID '-' reads stdin."""
     ids = read_ids(task_ids)
     rows = []
-    with opts.client() as client:
+    at = deadline_in(timeout)
+    with opts.client() as client, client.deadline(at):
         for chunk in batches(ids):
             answered = {item.task_id: item for item in client.batch_restart(chunk)}
             rows += [output.batch_json(tid, answered.get(tid)) for tid in chunk]
     output.print_rows("restart", rows, as_json)
     failed = [r for r in rows if r["result"] != "success"]
     if failed:
-        names = ", ".join(f"{r['task_id']} ({r['error_code']}: {r['error_msg']})" for r in failed)
+        names = ", ".join(
+            one_line(f"{r['task_id']} ({r['error_code']}: {r['error_msg']})") for r in failed
+        )
         raise IncompleteError(f"{len(failed)} of {len(ids)} task(s) were not restarted: {names}")
 
 
 @cli.command("delete")
 @ids_argument
 @click.option("--yes", is_flag=True, help="Really delete the task records (required).")
+@call_timeout_option
 @json_option
 @pass_options
 def delete_command(
-    opts: GlobalOptions, task_ids: tuple[str, ...], yes: bool, as_json: bool
+    opts: GlobalOptions, task_ids: tuple[str, ...], yes: bool, timeout: float, as_json: bool
 ) -> None:
     """Delete task records (batches of 50; stop running tasks first). Needs --yes."""
     ids = read_ids(task_ids)
     if not yes:
         raise click.UsageError(f"refusing to delete {len(ids)} task record(s) without --yes")
     deleted: list[str] = []
-    with opts.client() as client:
+    at = deadline_in(timeout)
+    with opts.client() as client, client.deadline(at):
         try:
             for chunk in batches(ids):
                 deleted += client.delete_tasks(chunk) or chunk

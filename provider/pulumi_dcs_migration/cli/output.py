@@ -2,13 +2,18 @@
 
 Every value that reaches a table or JSON goes through :func:`mask_secrets` (the details call
 echoes Redis passwords). Table cells are :class:`rich.text.Text`, so a task name such as
-``[red]x`` is shown as typed, never interpreted as markup.
+``[red]x`` is shown as typed, never interpreted as markup, and on one line with its control
+characters escaped (:func:`~pulumi_dcs_migration.redact.one_line`): a server's escape codes
+cannot clear the screen, retitle the window or fake a row; a cell longer than
+:data:`MAX_CELL` characters is cut. JSON stays exact and whole (``json.dumps`` escapes control
+characters itself).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,7 +24,7 @@ from rich.text import Text
 
 from ..engine import TaskOutcome
 from ..models import BatchItemResult, MigrationTask, MigrationTaskSummary
-from ..redact import mask_secrets
+from ..redact import mask_secrets, one_line
 
 PIPE_WIDTH = 200
 """Table width when stdout is not a terminal (and ``COLUMNS`` is unset): ids are never cut."""
@@ -38,8 +43,29 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(mask_secrets(data), indent=2, ensure_ascii=False))
 
 
+def echo_json_array(items: Iterable[Any]) -> None:
+    """Print ``items`` (masked) as an indented JSON array, one item at a time.
+
+    The same text as :func:`echo_json` of the whole list, without ever holding the whole list's
+    JSON (or every item's dict) at once: a long listing costs its models, not three copies.
+    """
+    opening = "["
+    for item in items:
+        text = json.dumps(mask_secrets(item), indent=2, ensure_ascii=False)
+        click.echo(f"{opening}\n{textwrap.indent(text, '  ')}", nl=False)
+        opening = ","
+    click.echo("[]" if opening == "[" else "\n]")
+
+
+MAX_CELL = 1000
+"""Characters of one table cell: a longer value is cut, saying its length (``--json`` has it all)."""
+
+
 def _cell(value: Any) -> Text:
-    return Text("" if value is None else str(value))
+    text = "" if value is None else str(value)
+    if len(text) > MAX_CELL:
+        text = f"{text[:MAX_CELL]}... ({len(text)} characters)"
+    return Text(one_line(text))
 
 
 def _table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
@@ -67,7 +93,7 @@ def summary_json(task: MigrationTaskSummary) -> dict[str, Any]:
 def print_tasks(tasks: Sequence[MigrationTaskSummary], as_json: bool) -> None:
     """The ``list`` result: a table (id, name, status, type, created) or a JSON array."""
     if as_json:
-        echo_json([summary_json(t) for t in tasks])
+        echo_json_array(summary_json(t) for t in tasks)
         return
     rows = ((t.task_id, t.task_name, t.status, t.migration_type, t.created_at) for t in tasks)
     stdout_console().print(_table(None, ("id", "name", "status", "type", "created"), rows))
@@ -102,11 +128,11 @@ def print_task(task: MigrationTask, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    table = Table(title=f"migration task {task.task_id}", title_justify="left")
+    table = Table(title=_cell(f"migration task {task.task_id}"), title_justify="left")
     table.add_column("field", no_wrap=True)
     table.add_column("value")
     for key, value in flatten(data):
-        table.add_row(Text(key), Text(value))
+        table.add_row(_cell(key), _cell(value))
     stdout_console().print(table)
 
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..engine import ProgressEvent
+from ..redact import one_line
 
 ProgressCallback = Callable[[ProgressEvent], None]
 """What the engine's ``on_progress`` receives."""
@@ -56,7 +57,8 @@ def _pending_table(event: ProgressEvent, limit: int) -> Table:
     table.add_column("waiting for", no_wrap=True)
     table.add_column("status")
     for task_id, status in event.pending[:limit]:
-        table.add_row(Text(task_id), Text(status or "?"))
+        # Ids and statuses come from the API: one line each, escape codes made visible.
+        table.add_row(Text(one_line(task_id)), Text(one_line(status or "?")))
     more = len(event.pending) - limit
     if more > 0:
         table.caption = f"and {more} more"
@@ -83,8 +85,8 @@ class LiveView:
 
 
 def plain_line(event: ProgressEvent) -> None:
-    """Write one progress line on stderr (for logs and pipes)."""
-    click.echo(event.line(), err=True)
+    """Write one progress line on stderr (for logs and pipes), escape codes made visible."""
+    click.echo(one_line(event.line()), err=True)
 
 
 @contextmanager
