@@ -68,6 +68,7 @@ from .models import (
     DeleteTasksBody,
     ListMigrationTasksResponse,
     MigrationTask,
+    MigrationTaskStats,
     MigrationTaskSummary,
     TaskCreatedResponse,
     TaskStatusPage,
@@ -523,6 +524,11 @@ class DcsClient:
         """``GET /migration-task/{id}``; raises :class:`~.errors.TaskNotFoundError` if unknown."""
         data = self._call("show task", "GET", f"/migration-task/{_task_path(task_id)}")
         return self._parse("show task", data, MigrationTask)
+
+    def get_stats(self, task_id: str) -> MigrationTaskStats:
+        """``GET /migration-task/{id}/stats``: progress, and ``offset``, the incremental lag."""
+        path = f"/migration-task/{_task_path(task_id)}/stats"
+        return self._parse("task stats", self._call("task stats", "GET", path), MigrationTaskStats)
 
     def batch_stop(self, task_ids: Sequence[str]) -> list[BatchItemResult]:
         """``POST /migration-task/batch-stop``: hand over stop requests; results per task."""

@@ -26,6 +26,8 @@ class Outcome(enum.StrEnum):
     STOP_REJECTED = "stop_rejected"  # the API refused to stop it, repeatedly
     TIMED_OUT = "timed_out"  # still not terminated at the deadline
     INTERRUPTED = "interrupted"  # the run was cancelled before this task's stop was accepted
+    NOT_IN_SYNC = "not_in_sync"  # guard: its lag stayed above the bound until the sync timeout
+    LAG_UNKNOWN = "lag_unknown"  # guard: its lag could not be read, so it was not stopped
     RUNNING = "running"  # seen running or stopping by a look (StopEngine.look), nothing sent
 
 
@@ -38,6 +40,8 @@ class Act(enum.StrEnum):
 
     STOP = "stop"  # send (or re-send) a stop request
     WAIT = "wait"  # look again later
+    MEASURE = "measure"  # guard: read its lag (stats) before deciding
+    WAIT_SYNC = "wait_sync"  # guard: its lag is above the bound; read it again later
     SETTLE = "settle"  # done: the step's outcome is final
 
 
@@ -51,14 +55,23 @@ class Step:
 
 WAIT = Step(Act.WAIT)
 STOP = Step(Act.STOP)
+MEASURE = Step(Act.MEASURE)
+WAIT_SYNC = Step(Act.WAIT_SYNC)
 
 
 @dataclass(frozen=True)
 class StopPolicy:
-    """The two numbers the decisions depend on."""
+    """The numbers the decisions depend on.
+
+    ``max_offset`` turns the cutover guard on: a running task is stopped only once its lag
+    (the stats call's ``offset``) is at most this; ``sync_deadline`` (on the engine's clock) is
+    when a task still lagging is given up on, left running.
+    """
 
     resend_after: float = 5.0  # a task still running this long after its stop gets it again
     max_stop_attempts: int = 3  # stop requests per task before it counts as rejected
+    max_offset: int | None = None  # the guard's bound; None: stop at once (no guard)
+    sync_deadline: float = float("inf")  # when the guard stops waiting for a lagging task
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,9 @@ class TaskState:
     stop_sent_at: float | None = None  # when the last accepted stop was sent
     seen_stopping: bool = False  # seen TERMINATING since the last accepted stop
     initially_terminated: bool = False  # TERMINATED at the first look of this run
+    offset: int | None = None  # guard: the lag last read
+    offset_fresh: bool = False  # guard: read since the last look (a look makes it stale)
+    lag_error: str | None = None  # guard: why the lag could not be read
 
     @property
     def phase(self) -> Phase:
@@ -104,7 +120,22 @@ def decide(task: TaskState, now: float, policy: StopPolicy) -> Step:
         return WAIT
     if task.stop_attempts >= policy.max_stop_attempts:
         return Step(Act.SETTLE, Outcome.STOP_REJECTED)
-    return STOP
+    return _guarded(task, now, policy)
+
+
+def _guarded(task: TaskState, now: float, policy: StopPolicy) -> Step:
+    """The cutover guard in front of a stop: only a task whose lag is within the bound."""
+    if policy.max_offset is None:
+        return STOP
+    if task.lag_error is not None:
+        return Step(Act.SETTLE, Outcome.LAG_UNKNOWN)
+    if not task.offset_fresh or task.offset is None:
+        return MEASURE
+    if task.offset <= policy.max_offset:
+        return STOP
+    if now >= policy.sync_deadline:
+        return Step(Act.SETTLE, Outcome.NOT_IN_SYNC)
+    return WAIT_SYNC
 
 
 def observed(task: TaskState, status: str | None, *, first_look: bool = False) -> TaskState:
@@ -113,6 +144,7 @@ def observed(task: TaskState, status: str | None, *, first_look: bool = False) -
     return dataclasses.replace(
         task,
         status=status,
+        offset_fresh=False,
         seen_stopping=task.seen_stopping or stopping,
         initially_terminated=(phase_of(status) is Phase.TERMINATED)
         if first_look
@@ -127,3 +159,8 @@ def stop_sent(task: TaskState, *, accepted: bool, now: float) -> TaskState:
     return dataclasses.replace(
         task, stop_attempts=task.stop_attempts + 1, stop_sent_at=now, seen_stopping=False
     )
+
+
+def measured(task: TaskState, offset: int | None, *, error: str | None = None) -> TaskState:
+    """``task`` after reading its lag (``error``: why it could not be read)."""
+    return dataclasses.replace(task, offset=offset, offset_fresh=True, lag_error=error)

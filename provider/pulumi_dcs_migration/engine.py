@@ -25,6 +25,7 @@ The engine knows nothing of Pulumi. It takes a client, a monotonic clock and a s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import math
 import random
@@ -41,15 +42,18 @@ from .decisions import (
     GOOD_OUTCOMES,
     Act,
     Outcome,
+    Step,
     StopPolicy,
     TaskState,
     decide,
+    measured,
     observed,
     stop_sent,
 )
 from .errors import (
     AuthenticationError,
     DcsApiError,
+    DcsError,
     DeadlineExceeded,
     InvalidTaskIdError,
     PermissionDeniedError,
@@ -60,6 +64,7 @@ from .models import (
     MAX_PAGE_SIZE,
     BatchItemResult,
     MigrationTask,
+    MigrationTaskStats,
     Phase,
     TaskStatusPage,
     is_valid_task_id,
@@ -97,6 +102,10 @@ class StopApi(Protocol):
         """Hand over stop requests (at most :data:`~.models.MAX_BATCH_IDS` ids)."""
         ...
 
+    def get_stats(self, task_id: str) -> MigrationTaskStats:
+        """One task's migration stats; ``offset`` is its incremental lag (the cutover guard)."""
+        ...
+
 
 @runtime_checkable
 class Deadlined(Protocol):
@@ -129,11 +138,13 @@ class StopOptions:
     max_stop_attempts: int = 3  # stop requests per task before it counts as rejected
     progress_interval: float = 5.0  # a progress event at least this often while waiting
     strict_finished: bool = False  # a task that finished without a stop is a failure
+    max_offset: int | None = None  # cutover guard: stop a task only when its lag is <= this
+    sync_timeout: float = 600.0  # cutover guard: how long to wait for a lagging task
 
     @property
     def policy(self) -> StopPolicy:
-        """The numbers :func:`~.decisions.decide` needs."""
-        return StopPolicy(self.resend_after, self.max_stop_attempts)
+        """The numbers :func:`~.decisions.decide` needs (no sync deadline: see :meth:`run`)."""
+        return StopPolicy(self.resend_after, self.max_stop_attempts, self.max_offset)
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
@@ -154,6 +165,7 @@ class TaskOutcome:
     name: str | None = None
     observed_at: str | None = None  # ISO-8601 UTC time of the last look
     detail: str | None = None  # why, when it went wrong (an API error, a hint)
+    offset: int | None = None  # the lag last read (the cutover guard only)
 
     @property
     def ok(self) -> bool:
@@ -221,10 +233,21 @@ class _Task:
     observed_at: str | None = None
     outcome: Outcome | None = None  # set once final
     last_error: str | None = None
+    lag: list[tuple[float, int]] = field(default_factory=list)  # guard: (when, offset), last two
 
     @property
     def status(self) -> str | None:
         return self.state.status
+
+    def lag_eta(self, bound: int) -> float | None:
+        """Guard: when its lag will reach ``bound`` at the rate it drained between the last two
+        reads (engine clock), or None when it does not drain."""
+        if len(self.lag) < 2:
+            return None
+        (t0, o0), (t1, o1) = self.lag
+        if o1 >= o0 or t1 <= t0:
+            return None
+        return t1 + (o1 - bound) / ((o0 - o1) / (t1 - t0))
 
     @property
     def phase(self) -> Phase:
@@ -313,6 +336,7 @@ class StopEngine:
         self.requests: dict[str, int] = {}
         self._project_task_count: int | None = None
         self._out_of_time = False  # the API did not answer before the deadline
+        self._policy = self.options.policy  # run() adds the sync deadline
         self._lock = threading.Lock()
 
     # --- the run --------------------------------------------------------------------------
@@ -322,6 +346,10 @@ class StopEngine:
         ids = unique_ids(task_ids)
         started = self.clock()
         deadline = started + self.options.timeout
+        self._policy = dataclasses.replace(
+            self.options.policy,
+            sync_deadline=started + min(self.options.sync_timeout, self.options.timeout),
+        )
         tasks = {tid: _Task(tid) for tid in ids}
         self._out_of_time = False
         with self._bounded_by(deadline):
@@ -366,11 +394,15 @@ class StopEngine:
         """
         ids = unique_ids(task_ids)
         tasks = {tid: _Task(tid) for tid in ids}
+        self._policy = self.options.policy
         with self._bounded_by(self.clock() + self.options.timeout):
             self._observe(tasks, ids, first_look=True)
+            steps = {t.task_id: decide(t.state, self.clock(), self._policy) for t in tasks.values()}
+            # With the guard, a running task's lag is part of what a preview shows.
+            self._measure(tasks, [tid for tid, step in steps.items() if step.act is Act.MEASURE])
         looks = []
         for task in (tasks[i] for i in ids):
-            step = decide(task.state, self.clock(), self.options.policy)
+            step = steps[task.task_id]
             settled = step.outcome if step.act is Act.SETTLE else None
             looks.append(self._outcome(task, settled or Outcome.RUNNING))
         return looks
@@ -381,22 +413,67 @@ class StopEngine:
         detail = task.last_error if outcome not in GOOD_OUTCOMES else None
         if outcome is Outcome.NOT_FOUND:
             detail = detail or "no such task in this project (or it was deleted)"
-        return TaskOutcome(task.task_id, outcome, task.status, task.name, task.observed_at, detail)
+        offset = task.state.offset
+        return TaskOutcome(
+            task.task_id, outcome, task.status, task.name, task.observed_at, detail, offset
+        )
 
     def _act(self, tasks: dict[str, _Task], candidates: Iterable[_Task]) -> None:
-        """Decide for every unsettled task, settle the finished ones, send the stops needed."""
-        to_stop = []
-        now = self.clock()
-        for task in candidates:
-            if task.outcome is not None:
-                continue
-            step = decide(task.state, now, self.options.policy)
-            if step.act is Act.SETTLE:
-                task.outcome = step.outcome
-            elif step.act is Act.STOP:
-                to_stop.append(task.task_id)
+        """Decide for every unsettled task, settle the finished ones, send the stops needed.
+
+        With the cutover guard, a task about to be stopped has its lag read first (one stats
+        request per task and look) and is stopped in the same breath if it is in sync.
+        """
+        unsettled = [t for t in candidates if t.outcome is None]
+        steps = self._decide(unsettled)
+        measure = [t.task_id for t in unsettled if steps[t.task_id].act is Act.MEASURE]
+        if measure:
+            self._measure(tasks, measure)
+            steps.update(self._decide([tasks[tid] for tid in measure]))
+        for task in unsettled:
+            if steps[task.task_id].act is Act.SETTLE:
+                task.outcome = steps[task.task_id].outcome
+                if task.outcome is Outcome.NOT_IN_SYNC:
+                    task.last_error = self._lag_detail(task)
+        to_stop = [t.task_id for t in unsettled if steps[t.task_id].act is Act.STOP]
         if to_stop:
             self._send_stops(tasks, to_stop)
+
+    def _decide(self, tasks: Iterable[_Task]) -> dict[str, Step]:
+        now = self.clock()
+        return {t.task_id: decide(t.state, now, self._policy) for t in tasks}
+
+    def _measure(self, tasks: dict[str, _Task], ids: list[str]) -> None:
+        """Guard: read the lag of ``ids`` (one stats request each)."""
+
+        def read(tid: str) -> None:
+            task = tasks[tid]
+            try:
+                stats = self._count("stats", lambda: self.client.get_stats(tid))
+            except TaskNotFoundError:
+                task.state = measured(task.state, None, error="the task is gone")
+                return
+            except (DeadlineExceeded, AuthenticationError, PermissionDeniedError):
+                raise
+            except DcsError as exc:  # retries exhausted: say so, never guess
+                task.state = measured(task.state, None, error=f"its lag could not be read ({exc})")
+                task.last_error = task.state.lag_error
+                return
+            if stats.offset is None:
+                task.state = measured(task.state, None, error="the stats answer has no offset")
+                task.last_error = task.state.lag_error
+                return
+            task.state = measured(task.state, stats.offset)
+            task.lag = [*task.lag[-1:], (self.clock(), stats.offset)]
+
+        list(self._parallel(read, ids))
+
+    def _lag_detail(self, task: _Task) -> str:
+        bound = self._policy.max_offset
+        return (
+            f"lag {task.state.offset} > max offset {bound} after "
+            f"{min(self.options.sync_timeout, self.options.timeout):g}s; not stopped"
+        )
 
     def _wait(self, tasks: dict[str, _Task], started: float, deadline: float) -> None:
         reporter = _Reporter(self.on_progress, self.options.progress_interval)
@@ -410,6 +487,7 @@ class StopEngine:
             # The interval runs from the start of the last look, so a slow look (10 pages of a
             # 10,000-task project) eats into the wait instead of adding to it.
             wait = self._interval(now - started, progressed) - (now - look_started)
+            wait = min(wait, self._until_in_sync(pending, now))
             self._sleep(min(max(wait, 0.0), deadline - now), reporter, tasks, pending, started)
             if self.cancel.is_set():
                 return
@@ -421,11 +499,23 @@ class StopEngine:
                 self._act(tasks, pending)
             progressed = any(t.outcome is not None for t in pending)
 
+    def _until_in_sync(self, pending: list[_Task], now: float) -> float:
+        """Guard: seconds until the first lagging task should be in sync (its drain rate so far),
+        or until the sync deadline: the next look is then, so a stop follows the catch-up at once."""
+        bound = self._policy.max_offset
+        if bound is None:
+            return math.inf
+        lagging = [t for t in pending if t.state.offset is not None and t.state.offset > bound]
+        moments = [eta for t in lagging if (eta := t.lag_eta(bound)) is not None]
+        if lagging:
+            moments.append(self._policy.sync_deadline)
+        return max(min(moments, default=math.inf) - now, 0.0)
+
     def _settle_only(self, pending: list[_Task]) -> None:
         """At the deadline: record what the last look showed, send nothing more."""
         now = self.clock()
         for task in pending:
-            step = decide(task.state, now, self.options.policy)
+            step = decide(task.state, now, self._policy)
             if step.act is Act.SETTLE:
                 task.outcome = step.outcome
 
@@ -460,8 +550,16 @@ class StopEngine:
         # Running tasks are further from done than stopping ones: list them first.
         slowest = sorted(pending, key=lambda t: (t.phase is not Phase.RUNNING, t.task_id))
         return ProgressEvent(
-            done, len(tasks), elapsed, tuple((t.task_id, t.status) for t in slowest)
+            done, len(tasks), elapsed, tuple((t.task_id, self._shown_status(t)) for t in slowest)
         )
+
+    def _shown_status(self, task: _Task) -> str | None:
+        """Its status, and with the guard its lag while it is not stopped yet."""
+        if self._policy.max_offset is None or task.state.offset is None:
+            return task.status
+        if task.state.stop_sent_at is not None:
+            return task.status
+        return f"{task.status}, lag {task.state.offset}"
 
     # --- stopping ---------------------------------------------------------------------------
 

@@ -82,6 +82,7 @@ class Property:
 
 
 DEFAULT_TIMEOUT_SECONDS = 1800.0
+DEFAULT_SYNC_TIMEOUT_SECONDS = 600.0
 MAX_TIMEOUT_SECONDS = 86_400.0
 MAX_TASK_IDS = 10_000
 ON_FINISHED_CHOICES = ("warn", "fail")
@@ -136,10 +137,30 @@ INPUTS: tuple[Property, ...] = (
         "tasks stopped and touches nothing.",
         False,
     ),
+    Property(
+        "max_offset",
+        "integer",
+        "The cutover guard: stop a task only once its incremental-sync lag (the stats call's "
+        "offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at "
+        "once.",
+    ),
+    Property(
+        "sync_timeout_seconds",
+        "number",
+        "With maxOffset: how long to wait for a lagging task to catch up, in seconds (default "
+        "600). A task still lagging then is left running, and the update fails naming it with "
+        "its lag.",
+    ),
 )
 INPUT_NAMES: tuple[str, ...] = tuple(p.name for p in INPUTS)
 REPLACE_NAMES: tuple[str, ...] = tuple(p.name for p in INPUTS if p.replaces)
-OPTION_NAMES: tuple[str, ...] = ("timeout_seconds", "on_finished", "delete_records_on_destroy")
+OPTION_NAMES: tuple[str, ...] = (
+    "timeout_seconds",
+    "on_finished",
+    "delete_records_on_destroy",
+    "max_offset",
+    "sync_timeout_seconds",
+)
 
 TASK_FIELDS: tuple[Property, ...] = (
     Property("task_id", "string", "The migration task's id."),
@@ -329,7 +350,64 @@ def _check_options(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
                 f"{spell('delete_records_on_destroy')} must be true or false",
             )
         )
+    return failures + _check_guard(inputs, spell)
+
+
+def _check_guard(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
+    """``max_offset``: a whole number of bytes >= 0 (or unset); ``sync_timeout_seconds``: seconds,
+    less than the whole wait (``timeout_seconds``)."""
+    bound = inputs.get("max_offset")
+    failures = []
+    if bound is not None and bound is not UNKNOWN:
+        whole = (
+            isinstance(bound, int | float)
+            and not isinstance(bound, bool)
+            and float(bound).is_integer()
+        )
+        if not whole or bound < 0:
+            failures.append(
+                Failure(
+                    "max_offset",
+                    f"{spell('max_offset')} must be a whole number >= 0 (the lag in bytes at "
+                    f"which a task may be stopped), not {shown(bound)}",
+                )
+            )
+        else:
+            inputs["max_offset"] = int(bound)
+    sync = inputs.get("sync_timeout_seconds")
+    if sync is None and bound is None:
+        return failures  # no guard: nothing to fill in (and no change for existing states)
+    if sync is None:
+        sync = inputs["sync_timeout_seconds"] = DEFAULT_SYNC_TIMEOUT_SECONDS
+    if sync is UNKNOWN:
+        return failures
+    try:
+        inputs["sync_timeout_seconds"] = positive_seconds(
+            sync, spell("sync_timeout_seconds"), maximum=MAX_TIMEOUT_SECONDS
+        )
+    except ConfigurationError as exc:
+        return [*failures, Failure("sync_timeout_seconds", str(exc))]
+    timeout = inputs.get("timeout_seconds")
+    if (
+        bound is not None
+        and isinstance(timeout, float)
+        and inputs["sync_timeout_seconds"] >= timeout
+    ):
+        failures.append(
+            Failure(
+                "sync_timeout_seconds",
+                f"{spell('sync_timeout_seconds')} ({inputs['sync_timeout_seconds']:g}) must be "
+                f"less than {spell('timeout_seconds')} ({timeout:g}), which bounds the whole wait",
+            )
+        )
     return failures
+
+
+def guard(inputs: Mapping[str, Any]) -> tuple[int | None, float]:
+    """The cutover guard of these inputs: ``(max_offset or None, sync_timeout_seconds)``."""
+    bound = inputs.get("max_offset")
+    sync = inputs.get("sync_timeout_seconds") or DEFAULT_SYNC_TIMEOUT_SECONDS
+    return (int(bound) if isinstance(bound, int | float) else None), float(sync)
 
 
 def missing_tasks(looks: Sequence[TaskOutcome], project_id: str, spell: Spell) -> list[Failure]:

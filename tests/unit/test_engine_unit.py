@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import threading
 from collections.abc import Callable, Sequence
@@ -17,11 +18,12 @@ from pulumi_dcs_migration.engine import (
     StopEngine,
     StopOptions,
 )
-from pulumi_dcs_migration.errors import DcsApiError, TaskNotFoundError
+from pulumi_dcs_migration.errors import DcsApiError, ServerError, TaskNotFoundError
 from pulumi_dcs_migration.lifecycle import incomplete_message, pulumi_advice
 from pulumi_dcs_migration.models import (
     BatchItemResult,
     MigrationTask,
+    MigrationTaskStats,
     TaskStatusItem,
     TaskStatusPage,
 )
@@ -33,6 +35,25 @@ class FakeTask:
     stop_at: float | None = None
     delay: float = 1.0
     refuse: int = 0  # answer "failed" to this many stops
+    # the cutover guard: lag (bytes) at lag_at, growing by write/s or draining by drain/s
+    lag: float = 0.0
+    lag_at: float = 0.0
+    write: float = 0.0
+    drain: float = 0.0
+    stats_errors: int = 0  # answer stats with a 500 this many times
+    offset_at_stop: int | None = None
+    stopped_at: float | None = None
+
+    def offset(self, now: float) -> int:
+        if self.stopped_at is not None:
+            return self.offset_at_stop or 0
+        elapsed = now - self.lag_at
+        lag = self.lag + self.write * elapsed if self.write else self.lag - self.drain * elapsed
+        return max(0, math.ceil(lag))
+
+    def set_rates(self, now: float, *, write: float, drain: float) -> None:
+        self.lag, self.lag_at = float(self.offset(now)), now
+        self.write, self.drain = write, drain
 
 
 @dataclass
@@ -96,9 +117,21 @@ class FakeDcs:
                 out.append(BatchItemResult(task_id=tid, result="failed", error_code="DCS.4026"))
             else:
                 if t.status not in ("TERMINATING", "TERMINATED"):
-                    t.status, t.stop_at = "TERMINATING", self.clock.now() + t.delay
+                    now = self.clock.now()
+                    t.offset_at_stop, t.stopped_at = t.offset(now), now
+                    t.status, t.stop_at = "TERMINATING", now + t.delay
                 out.append(BatchItemResult(task_id=tid, result="success"))
         return out
+
+    def get_stats(self, task_id: str) -> MigrationTaskStats:
+        self._tick("stats")
+        t = self.tasks.get(task_id)
+        if t is None or t.status == "DELETED":
+            raise TaskNotFoundError("task stats", 400, "DCS.4133", "Instance job is not found.")
+        if t.stats_errors > 0:
+            t.stats_errors -= 1
+            raise ServerError("task stats", 500, "DCS.5000", "Internal error.")
+        return MigrationTaskStats(offset=t.offset(self.clock.now()))
 
 
 def fake_dcs(tasks: dict[str, FakeTask], *, start: float = 0.0) -> FakeDcs:
@@ -286,3 +319,97 @@ def test_clock_rounding_never_makes_the_wait_spin(start: float) -> None:
         fake, StopOptions(progress_interval=0.7), on_progress=lambda e: None, seed=3
     ).run([tid(i) for i in range(3)])
     assert all(o.outcome is Outcome.STOPPED for o in report.outcomes)
+
+
+# --- the cutover guard (max_offset): stop a task only once its lag is within the bound --------
+
+
+def guarded(bound: int = 100, sync: float = 60.0, timeout: float = 600.0) -> StopOptions:
+    return StopOptions(timeout=timeout, max_offset=bound, sync_timeout=sync)
+
+
+def test_a_lagging_task_is_stopped_right_after_it_catches_up() -> None:
+    # lag 1,000 bytes draining at 100 B/s: within the bound of 100 at t = 9 s
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=1000, drain=100)})
+    report = engine(fake, guarded()).run([tid(1)])
+    task = fake.tasks[tid(1)]
+    assert report.outcomes[0].outcome is Outcome.STOPPED
+    assert task.offset_at_stop is not None and task.offset_at_stop <= 100
+    assert task.stopped_at is not None and 9.0 <= task.stopped_at <= 9.25
+
+
+def test_a_task_in_sync_is_stopped_at_once_with_one_stats_request() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=50)})
+    report = engine(fake, guarded()).run([tid(1)])
+    assert report.outcomes[0].outcome is Outcome.STOPPED
+    assert fake.calls["stats"] == 1 and fake.tasks[tid(1)].stopped_at == 0.0
+
+
+def test_a_lag_that_never_drains_leaves_the_task_running_and_says_why() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=5000, write=10)})
+    report = engine(fake, guarded(sync=30)).run([tid(1)])
+    outcome = report.outcomes[0]
+    assert outcome.outcome is Outcome.NOT_IN_SYNC
+    assert fake.calls.get("batch_stop", 0) == 0 and fake.tasks[tid(1)].status == "INCRMIGEATING"
+    assert outcome.offset is not None and outcome.offset > 5000
+    assert (
+        outcome.detail is not None
+        and "lag" in outcome.detail
+        and "max offset 100" in outcome.detail
+    )
+    assert 30.0 <= report.elapsed <= 31.0
+
+
+def test_a_mix_stops_each_task_as_it_catches_up_and_reads_each_lag_once_per_look() -> None:
+    fake = fake_dcs(
+        {
+            tid(1): FakeTask("INCRMIGEATING", lag=0),
+            tid(2): FakeTask("INCRMIGEATING", lag=400, drain=100),
+            tid(3): FakeTask("INCRMIGEATING", lag=900, drain=100),
+        }
+    )
+    report = engine(fake, guarded()).run([tid(1), tid(2), tid(3)])
+    assert [o.outcome for o in report.outcomes] == [Outcome.STOPPED] * 3
+    stops = {t: fake.tasks[t].stopped_at for t in (tid(1), tid(2), tid(3))}
+    assert stops[tid(1)] == 0.0
+    assert 3.0 <= (stops[tid(2)] or 0) <= 3.25 and 8.0 <= (stops[tid(3)] or 0) <= 8.25
+    assert all((fake.tasks[t].offset_at_stop or 0) <= 100 for t in stops)
+    looks = fake.calls["list"] + fake.calls.get("show", 0)
+    assert fake.calls["stats"] <= 1 + 2 * looks  # never more than one per lagging task per look
+
+
+def test_writes_that_restart_mid_wait_hold_the_stop_back() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=1000, drain=100)})
+    task = fake.tasks[tid(1)]
+    # At t = 5 s (lag 500) the source is written to again for 10 s, then frozen again.
+    fake.clock.at(5.0, lambda: task.set_rates(5.0, write=20, drain=100))
+    fake.clock.at(15.0, lambda: task.set_rates(15.0, write=0, drain=100))
+    report = engine(fake, guarded(sync=120)).run([tid(1)])
+    assert report.outcomes[0].outcome is Outcome.STOPPED
+    assert task.offset_at_stop is not None and task.offset_at_stop <= 100
+    # 700 bytes at t = 15 drain to 100 by t = 21
+    assert task.stopped_at is not None and 21.0 <= task.stopped_at <= 21.25
+
+
+def test_a_lag_that_cannot_be_read_is_never_guessed() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=0, stats_errors=99)})
+    report = engine(fake, guarded()).run([tid(1)])
+    outcome = report.outcomes[0]
+    assert outcome.outcome is Outcome.LAG_UNKNOWN and fake.calls.get("batch_stop", 0) == 0
+    assert outcome.detail is not None and "could not be read" in outcome.detail
+
+
+def test_without_the_guard_no_stats_are_read() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=5000, write=10)})
+    report = engine(fake, StopOptions(timeout=60)).run([tid(1)])
+    assert report.outcomes[0].outcome is Outcome.STOPPED and "stats" not in fake.calls
+
+
+def test_look_shows_the_lag_of_running_tasks_with_the_guard() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=700), tid(2): FakeTask("TERMINATED")})
+    looks = engine(fake, guarded()).look([tid(1), tid(2)])
+    assert [(o.outcome, o.offset) for o in looks] == [
+        (Outcome.RUNNING, 700),
+        (Outcome.ALREADY_TERMINATED, None),
+    ]
+    assert fake.calls["stats"] == 1
