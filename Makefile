@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 LOCK    = requirements/dev.txt
 
-.PHONY: setup pulumi-cli hosts node plugin sdk services test check lint format unit demo bench bench-preview bench-fleet soak lock clean
+.PHONY: setup pulumi-cli hosts node plugin sdk services test check lint format unit demo bench bench-preview bench-guard bench-fleet bench-throttle soak lock clean
 
 setup: $(STAMP) pulumi-cli hosts node plugin
 
@@ -80,8 +80,15 @@ bench: setup
 bench-preview: setup
 	$(PY) bench/preview.py
 
+bench-guard: setup
+	$(PY) bench/guard.py
+
 bench-fleet: setup services
 	$(PY) bench/fleet.py
+
+# 16 stacks x 100 tasks in one project against a gateway throttling at 20 requests/s (issue 14).
+bench-throttle: setup
+	$(PY) bench/throttle.py
 
 soak: setup
 	$(PY) bench/soak.py

@@ -5,6 +5,8 @@ Stack config (``stacks/Pulumi.<stack>.yaml``):
 * ``dcs-migration:taskIds`` (required): the ids of the migration tasks to stop;
 * ``dcs-migration:timeoutSeconds``, ``dcs-migration:onFinished`` (``warn``/``fail``) and
   ``dcs-migration:deleteRecordsOnDestroy`` (optional);
+* ``dcs-migration:maxOffset`` and ``dcs-migration:syncTimeoutSeconds`` (optional): the cutover
+  guard, stopping each task only once its lag is at most ``maxOffset``;
 * ``dcs:region`` or ``dcs:endpoint``, ``dcs:projectId``, and the secrets ``dcs:accessKey`` /
   ``dcs:secretKey`` (or the ``HW_*`` environment variables; see the README): the resource's
   provider reads these itself, so the program does not pass them.
@@ -22,6 +24,8 @@ cutover = MigrationTasksStopped(
     timeout_seconds=config.get_float("timeoutSeconds"),
     on_finished=config.get("onFinished"),
     delete_records_on_destroy=config.get_bool("deleteRecordsOnDestroy"),
+    max_offset=config.get_int("maxOffset"),
+    sync_timeout_seconds=config.get_float("syncTimeoutSeconds"),
 )
 
 pulumi.export("terminated_ids", cutover.terminated_ids)

@@ -2,8 +2,14 @@
 
 It knows nothing about waiting (that is :mod:`.engine`). Retries use stamina: 429 (honouring
 ``Retry-After``), 5xx and connection failures are retried with exponential backoff and jitter,
-bounded in attempts and time; other 4xx never are. Every request has a timeout. Task ids are
-validated before they are put into a URL path.
+bounded in attempts and time; other 4xx never are. Inside a deadline, a 429 is retried until the
+deadline (it says "later", not "no"); the attempts bound the other failures. Every request has a
+timeout. Task ids are validated before they are put into a URL path.
+
+A client made from settings takes every request's turn from the :class:`~.budget.RequestBudget`
+of its endpoint and project (adaptive to 429s, shared by every such client of the process and
+by this user's other processes on the machine; stops before looks); :meth:`DcsClient.pace`
+tells a poller when a look could be served.
 
 The server is not trusted:
 
@@ -45,6 +51,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import __version__
 from .auth import parse_sdk_date
+from .budget import Grant, Priority, RequestBudget, shared_budget
 from .errors import (
     AuthenticationError,
     DcsApiError,
@@ -158,9 +165,11 @@ def retry_backoff(
 
     With a ``budget`` that has a deadline, every retry's wait is a number, and a retry whose wait
     would reach the deadline (a ``Retry-After: 60`` with 3 seconds left) is not made: the call
-    ends at once and ``budget.cut`` says why.
+    ends at once and ``budget.cut`` says why. There, ``policy.attempts`` bounds the failures other
+    than 429 only: a throttled request is retried for as long as the deadline allows.
     """
     retries = 0
+    others = 0  # failures other than 429 so far
 
     def decide(exc: Exception) -> bool | float:
         if isinstance(exc, ThrottledError):
@@ -178,13 +187,21 @@ def retry_backoff(
         return False
 
     def hook(exc: Exception) -> bool | float:
-        nonlocal retries
+        nonlocal retries, others
         decision = decide(exc)
         if decision is False or budget is None or budget.at is None:
             return decision
+        if not isinstance(exc, ThrottledError):
+            others += 1
+            if others >= policy.attempts:
+                return False
         retries += 1
         wait = _backoff(policy, retries) if decision is True else float(decision)
         left = budget.left()
+        if isinstance(exc, ThrottledError) and decision is not True and wait < left:
+            # Retried until the deadline: a Retry-After shorter than the backoff (0 from a
+            # hostile server) must not turn into a tight loop; the backoff only as far as fits.
+            wait = max(wait, min(_backoff(policy, retries), left / 2))
         if wait >= left:
             budget.cut = _why_cut(exc, wait, left)
             return False
@@ -385,10 +402,14 @@ class DcsClient:
         secrets: Sequence[str] = (),
         max_connections: int = 16,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.endpoint = validate_endpoint(endpoint)
         self.project_id = validate_project_id(project_id)
         self.retry = retry or RetryPolicy()
+        # Every request takes its turn from ``budget`` (from_settings: the process's shared one);
+        # without one, requests are not paced (only a 429's Retry-After is waited for).
+        self.budget = budget
         self.max_response_bytes = max_response_bytes
         if verify is False:
             _log.warning(INSECURE_WARNING, self.endpoint)
@@ -409,9 +430,14 @@ class DcsClient:
 
     @classmethod
     def from_settings(cls, settings: ConnectionSettings, **kwargs: Any) -> DcsClient:
-        """A client for resolved :class:`~.settings.ConnectionSettings`."""
+        """A client for resolved :class:`~.settings.ConnectionSettings`, taking its turns from
+        the process's request budget of that endpoint and project (:func:`~.budget.shared_budget`)."""
         creds = settings.credentials
         kwargs.setdefault("verify", settings.verify)
+        if "budget" not in kwargs:
+            kwargs["budget"] = shared_budget(
+                settings.endpoint, settings.project_id, settings.max_requests_per_second
+            )
         return cls(
             settings.endpoint,
             settings.project_id,
@@ -450,6 +476,14 @@ class DcsClient:
             yield
         finally:
             self._deadline = before
+
+    def pace(self, requests: int, interval: float) -> float:
+        """Seconds from now to a poller's next look of ``requests`` requests: ``interval``, or
+        longer when the request budget could not serve the look sooner (see
+        :meth:`~.budget.RequestBudget.pace`). Without a budget, ``interval``."""
+        if self.budget is None:
+            return interval
+        return self.budget.pace(requests, interval)
 
     # --- calls --------------------------------------------------------------------------
 
@@ -612,22 +646,57 @@ class DcsClient:
         if json_body is not None:
             content = json.dumps(json_body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json;charset=UTF-8"
+        # Inside a deadline the deadline bounds the retries (and the hook the non-429 attempts).
+        bounded = budget.at is None
+        priority = Priority.LOOK if method == "GET" else Priority.ACT
         try:
             for attempt in stamina.retry_context(
                 on=retry_backoff(policy, idempotent=idempotent, budget=budget),
-                attempts=policy.attempts,
-                timeout=policy.timeout,
+                attempts=policy.attempts if bounded else None,
+                timeout=policy.timeout if bounded else None,
                 wait_initial=policy.wait_initial,
                 wait_max=policy.wait_max,
                 wait_jitter=policy.wait_jitter,
             ):
                 with attempt:
-                    return self._send_once(
-                        operation, method, path, params, content, headers, budget, allowance
-                    )
+                    grant = self._take_turn(operation, priority, budget)
+                    try:
+                        result = self._send_once(
+                            operation, method, path, params, content, headers, budget, allowance
+                        )
+                    except ThrottledError as exc:
+                        self._throttled(grant, exc)
+                        raise
+                    if grant is not None and self.budget is not None:
+                        self.budget.succeeded(grant)
+                    return result
         except (DcsError, httpx.TransportError) as exc:
             raise self._failure(operation, exc, budget) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _take_turn(self, operation: str, priority: Priority, budget: CallBudget) -> Grant | None:
+        """This attempt's turn from the request budget (``None`` without one); raises
+        :class:`~.errors.DeadlineExceeded` when the turn could not come before the deadline."""
+        if self.budget is None:
+            return None
+        grant = self.budget.acquire(priority, None if budget.at is None else budget.left())
+        if grant is None:
+            raise DeadlineExceeded(
+                operation,
+                budget.seconds,
+                "its turn in the request budget (the requests-per-second ceiling, lower while "
+                "the API throttles) would come after the deadline",
+            )
+        return grant
+
+    def _throttled(self, grant: Grant | None, exc: ThrottledError) -> None:
+        """Tell the budget: every request of the process waits out the Retry-After (capped)."""
+        if grant is None or self.budget is None:
+            return
+        after = exc.retry_after
+        self.budget.throttled(
+            grant, None if after is None else min(after, self.retry.max_retry_after)
+        )
 
     def _failure(
         self, operation: str, exc: DcsError | httpx.TransportError, budget: CallBudget

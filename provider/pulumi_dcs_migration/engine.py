@@ -11,7 +11,9 @@ The engine knows nothing of Pulumi. It takes a client, a monotonic clock and a s
   requests, by asking for each task's details;
 * polls at an interval proportional to the time already waited (8 % by default, with jitter,
   between a floor and a ceiling): a fast stop is seen within a fraction of a second, a slow one
-  costs few requests, and the overhead past the last task's termination stays near 8 %;
+  costs few requests, and the overhead past the last task's termination stays near 8 %; a
+  client with a request budget (:class:`Paced`) stretches the interval to what the budget can
+  serve, so a throttled run looks less often instead of queueing stale looks;
 * re-sends a stop to a task that starts running again while it is waited on;
 * stops waiting at the deadline and reports every unfinished task with its status. A client
   that takes a deadline (:class:`Deadlined`, as :class:`~.client.DcsClient` does) gets the run's
@@ -35,7 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .client import MAX_LIST_PAGES  # one look reads at most this many pages; the rest: details
 from .decisions import (
@@ -116,6 +118,22 @@ class Deadlined(Protocol):
         ...
 
 
+@runtime_checkable
+class Paced(Protocol):
+    """A :class:`StopApi` whose requests share a budget (``DcsClient.pace``): polling is elastic."""
+
+    def pace(self, requests: int, interval: float) -> float:
+        """Seconds to the next look of ``requests`` requests: ``interval``, or longer when the
+        budget could not serve it sooner (the look is then deferred, never queued stale)."""
+        ...
+
+
+LAG_EARLY = 0.02
+"""Seconds before a lagging task's next planned read at which it is due anyway."""
+
+LAG_SETTLE = 0.5
+"""Guard: within this many seconds of a predicted catch-up, the next read is at the catch-up."""
+
 LOOK_GRACE = 1.0
 """Seconds past the run's deadline the client's calls may take: the last look, sent at the
 deadline, still gets an answer from a healthy API; a stalled one cannot hold the run longer."""
@@ -166,6 +184,18 @@ class TaskOutcome:
     observed_at: str | None = None  # ISO-8601 UTC time of the last look
     detail: str | None = None  # why, when it went wrong (an API error, a hint)
     offset: int | None = None  # the lag last read (the cutover guard only)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Its fields as JSON-ready values (the outcome as its string)."""
+        return {
+            "task_id": self.task_id,
+            "name": self.name,
+            "status": self.status,
+            "outcome": self.outcome.value,
+            "observed_at": self.observed_at,
+            "detail": self.detail,
+            "offset": self.offset,
+        }
 
     @property
     def ok(self) -> bool:
@@ -248,6 +278,17 @@ class _Task:
         if o1 >= o0 or t1 <= t0:
             return None
         return t1 + (o1 - bound) / ((o0 - o1) / (t1 - t0))
+
+    def next_lag_read(self, bound: int) -> float | None:
+        """Guard: when to read its lag next. Half-way to the predicted catch-up, then at it: the
+        rate is re-estimated over ever longer spans (lags are whole bytes), so the read that
+        finds it in sync comes right at the catch-up, for a few requests per task."""
+        eta = self.lag_eta(bound)
+        if eta is None:
+            return None
+        last = self.lag[-1][0]
+        remaining = eta - last
+        return eta if remaining <= LAG_SETTLE else last + remaining / 2
 
     @property
     def phase(self) -> Phase:
@@ -335,6 +376,7 @@ class StopEngine:
         self.rng = rng or random.Random()
         self.requests: dict[str, int] = {}
         self._project_task_count: int | None = None
+        self._look_began = -math.inf  # when the last look started (elastic polling)
         self._out_of_time = False  # the API did not answer before the deadline
         self._policy = self.options.policy  # run() adds the sync deadline
         self._lock = threading.Lock()
@@ -426,7 +468,12 @@ class StopEngine:
         """
         unsettled = [t for t in candidates if t.outcome is None]
         steps = self._decide(unsettled)
-        measure = [t.task_id for t in unsettled if steps[t.task_id].act is Act.MEASURE]
+        now = self.clock()
+        measure = [
+            t.task_id
+            for t in unsettled
+            if steps[t.task_id].act is Act.MEASURE and self._lag_due(t, now)
+        ]
         if measure:
             self._measure(tasks, measure)
             steps.update(self._decide([tasks[tid] for tid in measure]))
@@ -468,6 +515,16 @@ class StopEngine:
 
         list(self._parallel(read, ids))
 
+    def _lag_due(self, task: _Task, now: float) -> bool:
+        """Guard: whether a lagging task's lag is worth reading now. Once its drain rate is known,
+        not before it should be in sync (or the sync deadline): no stats request is spent on a
+        task that cannot be stopped yet."""
+        bound = self._policy.max_offset
+        when = task.next_lag_read(bound) if bound is not None else None
+        if when is None:
+            return True
+        return now >= min(when, self._policy.sync_deadline) - LAG_EARLY
+
     def _lag_detail(self, task: _Task) -> str:
         bound = self._policy.max_offset
         return (
@@ -506,7 +563,7 @@ class StopEngine:
         if bound is None:
             return math.inf
         lagging = [t for t in pending if t.state.offset is not None and t.state.offset > bound]
-        moments = [eta for t in lagging if (eta := t.lag_eta(bound)) is not None]
+        moments = [when for t in lagging if (when := t.next_lag_read(bound)) is not None]
         if lagging:
             moments.append(self._policy.sync_deadline)
         return max(min(moments, default=math.inf) - now, 0.0)
@@ -541,7 +598,20 @@ class StopEngine:
         o = self.options
         ratio = o.poll_ratio_active if progressed else o.poll_ratio
         base = min(o.poll_ceiling, max(o.poll_floor, ratio * waited))
-        return base * (1 + self.rng.uniform(-o.poll_jitter, o.poll_jitter))
+        interval = base * (1 + self.rng.uniform(-o.poll_jitter, o.poll_jitter))
+        if isinstance(self.client, Paced):  # no sooner than the request budget can serve it
+            # The interval runs from the start of the last look; the budget answers from now.
+            began = self._look_began
+            since = max(self.clock() - began, 0.0) if began > -math.inf else 0.0
+            interval = since + self.client.pace(self._look_cost(), max(interval - since, 0.0))
+        return interval
+
+    def _look_cost(self) -> int:
+        """Requests the next look takes at most: a list page per 1,000 tasks of the project (a
+        look by details asks for no more tasks than that), or 2 details before any listing."""
+        if self._project_task_count is None:
+            return 2
+        return max(1, min(MAX_LIST_PAGES, math.ceil(self._project_task_count / MAX_PAGE_SIZE)))
 
     def _progress(
         self, tasks: dict[str, _Task], pending: list[_Task], elapsed: float
@@ -621,6 +691,7 @@ class StopEngine:
         """Refresh the status of ``ids``, by list pages or by details, whichever is cheaper."""
         if not ids:
             return
+        self._look_began = self.clock()
         pages = (
             math.ceil(self._project_task_count / MAX_PAGE_SIZE)
             if self._project_task_count is not None

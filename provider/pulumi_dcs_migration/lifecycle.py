@@ -173,6 +173,11 @@ TASK_FIELDS: tuple[Property, ...] = (
         "after a refresh of a task that never got a stop, null).",
     ),
     Property("observed_at", "string", "When that status was read (ISO-8601, UTC)."),
+    Property(
+        "offset",
+        "integer",
+        "With the cutover guard (maxOffset): the task's incremental-sync lag when last read.",
+    ),
 )
 OUTPUTS: tuple[Property, ...] = (
     Property("tasks", "array", "Per declared task: what was seen and what happened."),
@@ -423,15 +428,38 @@ def missing_tasks(looks: Sequence[TaskOutcome], project_id: str, spell: Spell) -
     ]
 
 
+def _status_of(look: TaskOutcome) -> str:
+    lag = f", lag {look.offset}" if look.offset is not None else ""
+    return f"{look.status}{lag}"
+
+
 def running_line(looks: Sequence[TaskOutcome], limit: int = 5) -> str:
-    """What preview shows: which tasks run now (and would be stopped) and which need nothing."""
+    """What preview shows: which tasks run now (and would be stopped) and which need nothing;
+    with the cutover guard, each running task's lag next to its status."""
     running = [o for o in looks if o.outcome is Outcome.RUNNING]
     done = len(looks) - len(running)
-    shown_ = ", ".join(f"{o.task_id} ({o.status})" for o in running[:limit])
+    shown_ = ", ".join(f"{o.task_id} ({_status_of(o)})" for o in running[:limit])
     more = f" and {len(running) - limit} more" if len(running) > limit else ""
     head = f"{len(running)} of {len(looks)} task(s) running now"
     tail = f"; {done} already stopped or finished" if done else ""
     return f"{head}{': ' + shown_ + more if running else ''}{tail}"
+
+
+def lagging_line(looks: Sequence[TaskOutcome], max_offset: int, sync_timeout: float) -> str | None:
+    """With the cutover guard: which running tasks would have to wait for their lag."""
+    lagging = [
+        o
+        for o in looks
+        if o.outcome is Outcome.RUNNING and o.offset is not None and o.offset > max_offset
+    ]
+    if not lagging:
+        return None
+    names = ", ".join(f"{o.task_id} (lag {o.offset})" for o in lagging[:5])
+    more = f" and {len(lagging) - 5} more" if len(lagging) > 5 else ""
+    return (
+        f"{len(lagging)} task(s) would wait (up to {sync_timeout:g}s) until their lag is at most "
+        f"{max_offset} before being stopped: {names}{more}"
+    )
 
 
 # --- plan (diff) ------------------------------------------------------------------------------
@@ -549,13 +577,8 @@ def recorded_statuses(state: Mapping[str, Any]) -> dict[str, str | None]:
 
 def entry(outcome: TaskOutcome) -> dict[str, Any]:
     """One ``tasks`` element from an engine outcome."""
-    return {
-        "task_id": outcome.task_id,
-        "name": outcome.name,
-        "status": outcome.status,
-        "outcome": outcome.outcome.value,
-        "observed_at": outcome.observed_at,
-    }
+    fields = outcome.as_dict()
+    return {p.name: fields[p.name] for p in TASK_FIELDS}
 
 
 def outputs(inputs: Mapping[str, Any], entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -640,7 +663,7 @@ def incomplete_message(
     return "\n".join(lines)
 
 
-def pulumi_advice(timeout: str) -> dict[Outcome, str]:
+def pulumi_advice(timeout: str, spell: Spell = snake) -> dict[Outcome, str]:
     """What the Pulumi front ends advise per outcome; ``timeout`` names their wait limit."""
     return {
         Outcome.TIMED_OUT: (
@@ -649,8 +672,17 @@ def pulumi_advice(timeout: str) -> dict[Outcome, str]:
         Outcome.NOT_FOUND: "remove ids that do not exist in this project, or check the project id",
         Outcome.STOP_REJECTED: "check the task in the DCS console; the API refused to stop it",
         Outcome.FINISHED: (
-            "the task ended without a stop; allow finished tasks (on_finished: warn) or remove "
-            "the id"
+            f"the task ended without a stop; allow finished tasks ({spell('on_finished')}: warn) "
+            "or remove the id"
+        ),
+        Outcome.NOT_IN_SYNC: (
+            "check that writes to the source Redis are frozen, or raise "
+            f"{spell('sync_timeout_seconds')} (or {spell('max_offset')}); the lagging tasks were "
+            "left running, the others are stopped"
+        ),
+        Outcome.LAG_UNKNOWN: (
+            "the task's lag could not be read (stats call); it was left running: retry, or drop "
+            f"{spell('max_offset')} to stop without the guard"
         ),
     }
 

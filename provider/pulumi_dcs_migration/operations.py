@@ -9,6 +9,7 @@ hold one :class:`Operations` for their provider process.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,10 @@ from .errors import ConfigurationError, DcsApiError, DcsError, Problem
 from .lifecycle import Failure, Spell
 from .models import batches
 from .settings import ConnectionSettings, Layer, resolve
+
+LOOK_TIMEOUT = 120.0
+"""Seconds a look (preview, refresh, import) may take: a stalled API fails a preview in two
+minutes, not after the half-hour a stop may wait."""
 
 CREDENTIAL_SETTINGS = frozenset(
     {"access_key", "secret_key", "security_token", "auth_token", "ca_bundle"}
@@ -78,13 +83,17 @@ class Operations:
             return []
         try:
             with DcsClient.from_settings(settings) as client:
-                looks = StopEngine(client).look(ids)
+                looks = StopEngine(client, _look_options(inputs)).look(ids)
         except DcsError as exc:
             return [Failure("task_ids", f"could not look the tasks up: {voice.failure(exc)}")]
         self._seen[tuple(sorted(ids))] = {o.task_id: o.status for o in looks}
         missing = lifecycle.missing_tasks(looks, settings.project_id, voice.spell)
         if not missing:
             voice.say(lifecycle.running_line(looks))
+            bound, sync = lifecycle.guard(inputs)
+            waiting = lifecycle.lagging_line(looks, bound, sync) if bound is not None else None
+            if waiting:
+                voice.say(waiting)
         return missing
 
     def seen(self, inputs: Mapping[str, Any]) -> dict[str, str | None] | None:
@@ -111,7 +120,13 @@ class Operations:
         seconds = timeout or float(
             inputs.get("timeout_seconds") or lifecycle.DEFAULT_TIMEOUT_SECONDS
         )
-        options = StopOptions(timeout=seconds, strict_finished=lifecycle.strict(inputs))
+        bound, sync = lifecycle.guard(inputs)
+        options = StopOptions(
+            timeout=seconds,
+            strict_finished=lifecycle.strict(inputs),
+            max_offset=bound,
+            sync_timeout=sync,
+        )
         voice.say(f"stopping {len(ids)} task(s)")
         try:
             with DcsClient.from_settings(self.settings(inputs)) as client:
@@ -138,7 +153,7 @@ class Operations:
         """Every task's status now (refresh, import); raises :class:`OperationFailed`."""
         try:
             with DcsClient.from_settings(self.settings(inputs)) as client:
-                return StopEngine(client).look(ids)
+                return StopEngine(client, _look_options(inputs)).look(ids)
         except DcsError as exc:
             raise voice.failure(exc) from None
 
@@ -149,9 +164,18 @@ class Operations:
             voice.say(f"leaving {len(ids)} task(s) as they are (stopped); nothing is deleted")
             return
         try:
-            with DcsClient.from_settings(self.settings(state)) as client:
+            with (
+                DcsClient.from_settings(self.settings(state)) as client,
+                client.deadline(time.monotonic() + LOOK_TIMEOUT),
+            ):
                 for batch in batches(ids):
                     client.delete_tasks(batch)
         except DcsError as exc:
             raise voice.failure(exc) from None
         voice.say(f"deleted the records of {len(ids)} task(s)")
+
+
+def _look_options(inputs: Mapping[str, Any]) -> StopOptions:
+    """A look's bound in time, and the guard (a guarded look reads each running task's lag)."""
+    bound, _ = lifecycle.guard(inputs)
+    return StopOptions(timeout=LOOK_TIMEOUT, max_offset=bound)

@@ -225,6 +225,10 @@ class MigrationTasksStoppedArgs:
             makes it an error.
         delete_records_on_destroy: ``pulumi destroy`` also deletes the task records through the
             API (default ``False``: destroy leaves the tasks stopped and touches nothing).
+        max_offset: the cutover guard: stop a task only once its incremental-sync lag (the stats
+            call's ``offset``, 0 = in sync) is at most this. Unset: stop at once.
+        sync_timeout_seconds: with ``max_offset``, how long to wait for a lagging task (default
+            600); one still lagging then is left running and the update fails naming it.
     """
 
     task_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
@@ -234,6 +238,8 @@ class MigrationTasksStoppedArgs:
     timeout_seconds: pulumi.Input[float] | None = None
     on_finished: pulumi.Input[str] | None = None
     delete_records_on_destroy: pulumi.Input[bool] | None = None
+    max_offset: pulumi.Input[int] | None = None
+    sync_timeout_seconds: pulumi.Input[float] | None = None
 
 
 ARG_NAMES = tuple(f.name for f in fields(MigrationTasksStoppedArgs))
@@ -308,6 +314,8 @@ class MigrationTasksStopped(Resource, module="dcs", name="MigrationTasksStopped"
     timeout_seconds: pulumi.Output[float]
     on_finished: pulumi.Output[str]
     delete_records_on_destroy: pulumi.Output[bool]
+    max_offset: pulumi.Output[int | None]
+    sync_timeout_seconds: pulumi.Output[float | None]
     tasks: pulumi.Output[list[dict[str, Any]]]
     terminated_ids: pulumi.Output[list[str]]
 
@@ -332,6 +340,8 @@ class MigrationTasksStopped(Resource, module="dcs", name="MigrationTasksStopped"
         timeout_seconds: pulumi.Input[float] | None = None,
         on_finished: pulumi.Input[str] | None = None,
         delete_records_on_destroy: pulumi.Input[bool] | None = None,
+        max_offset: pulumi.Input[int] | None = None,
+        sync_timeout_seconds: pulumi.Input[float] | None = None,
     ) -> None: ...
 
     def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:

@@ -10,7 +10,10 @@ The environment always comes last:
    ``HW_SECURITY_TOKEN``, ``HW_PROJECT_ID``, ``HW_REGION_NAME``, ``HW_AUTH_TOKEN``;
 3. the Huawei Cloud SDK's variables: ``HUAWEICLOUD_SDK_AK``, ``HUAWEICLOUD_SDK_SK``,
    ``HUAWEICLOUD_SDK_SECURITY_TOKEN``, ``HUAWEICLOUD_SDK_PROJECT_ID``, ``HUAWEICLOUD_SDK_REGION``;
-4. this project's own: ``HW_DCS_ENDPOINT``, ``HW_DCS_CA_BUNDLE``, ``HW_DCS_INSECURE_SKIP_VERIFY``.
+4. this project's own: ``HW_DCS_ENDPOINT``, ``HW_DCS_CA_BUNDLE``, ``HW_DCS_INSECURE_SKIP_VERIFY``,
+   ``HW_DCS_MAX_REQUESTS_PER_SECOND`` (the ceiling of the request budget to one project, shared
+   by this user's processes on the machine, see :mod:`.budget`; default
+   :data:`~.budget.DEFAULT_MAX_REQUESTS_PER_SECOND`).
 
 An endpoint wins over a region when both are found (and :attr:`Location.ignored_region` says so,
 so that front ends can warn). A bad value raises :class:`~.errors.ConfigurationError` naming the
@@ -33,6 +36,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth import AkSkAuth, TokenAuth
+from .budget import DEFAULT_MAX_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND
 from .errors import ConfigurationError
 from .redact import shown
 
@@ -50,6 +54,7 @@ SETTING_NAMES = (
     "auth_token",
     "ca_bundle",
     "insecure_skip_verify",
+    "max_requests_per_second",
 )
 SECRET_SETTINGS = frozenset({"access_key", "secret_key", "security_token", "auth_token"})
 
@@ -80,6 +85,10 @@ class EnvironmentSettings(BaseSettings):
     ca_bundle: str | None = Field(None, validation_alias=AliasChoices("HW_DCS_CA_BUNDLE"))
     insecure_skip_verify: bool | None = Field(
         None, validation_alias=AliasChoices("HW_DCS_INSECURE_SKIP_VERIFY")
+    )
+    # Text, checked by resolve() like every other source's value (one message for all of them).
+    max_requests_per_second: str | None = Field(
+        None, validation_alias=AliasChoices("HW_DCS_MAX_REQUESTS_PER_SECOND")
     )
 
 
@@ -217,6 +226,7 @@ class ConnectionSettings:
     credentials: Credentials
     verify: bool | str = True  # True, a CA bundle path, or False (only when asked for explicitly)
     location: Location | None = None
+    max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND  # the budget's ceiling
 
 
 def resolve_location(*layers: Layer) -> Location:
@@ -285,7 +295,39 @@ def resolve(*layers: Layer) -> ConnectionSettings:
         credentials,
         _verify(every),
         location,
+        _max_requests_per_second(every),
     )
+
+
+def _max_requests_per_second(layers: tuple[Layer, ...]) -> float:
+    """The ceiling of the request budget: the first layer that sets it, else the default."""
+    found = _first("max_requests_per_second", layers)
+    if found is None:
+        return DEFAULT_MAX_REQUESTS_PER_SECOND
+    return requests_per_second(found.value, found.where)
+
+
+def requests_per_second(value: Any, where: str) -> float:
+    """A rate in ``(0, MAX_REQUESTS_PER_SECOND]`` from a number or its text (config values are
+    text); booleans, NaN and infinity are refused, naming ``where``."""
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, int | float)
+        or not math.isfinite(number)
+        or not 0 < number <= MAX_REQUESTS_PER_SECOND
+    ):
+        raise ConfigurationError(
+            f"{where} must be a number of requests per second in (0, "
+            f"{MAX_REQUESTS_PER_SECOND:g}], not {shown(value)}",
+            setting="max_requests_per_second",
+        )
+    return float(number)
 
 
 def check_credential(value: str, where: str, setting: str) -> None:

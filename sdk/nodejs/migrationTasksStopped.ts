@@ -59,6 +59,10 @@ export class MigrationTasksStopped extends pulumi.CustomResource {
      */
     declare public readonly endpoint: pulumi.Output<string | undefined>;
     /**
+     * The cutover guard: stop a task only once its incremental-sync lag (the stats call's offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at once.
+     */
+    declare public readonly maxOffset: pulumi.Output<number | undefined>;
+    /**
      * A task that already ended on its own (SUCCESS, FAILED, ...) can never read TERMINATED: 'warn' counts it as not running and says so; 'fail' makes it an error.
      */
     declare public readonly onFinished: pulumi.Output<string>;
@@ -70,6 +74,10 @@ export class MigrationTasksStopped extends pulumi.CustomResource {
      * The region, e.g. cn-north-4; the endpoint is https://dcs.{region}.myhuaweicloud.com. Default: the provider or stack config, then HW_REGION_NAME / HUAWEICLOUD_SDK_REGION. An endpoint, when also set, wins. A change replaces the resource.
      */
     declare public readonly region: pulumi.Output<string | undefined>;
+    /**
+     * With maxOffset: how long to wait for a lagging task to catch up, in seconds (default 600). A task still lagging then is left running, and the update fails naming it with its lag.
+     */
+    declare public readonly syncTimeoutSeconds: pulumi.Output<number | undefined>;
     /**
      * Ids of the migration tasks that must be stopped. A set: order and repetition are ignored. Each is a UUID or 32 hex digits.
      */
@@ -103,9 +111,11 @@ export class MigrationTasksStopped extends pulumi.CustomResource {
             }
             resourceInputs["deleteRecordsOnDestroy"] = (args?.deleteRecordsOnDestroy) ?? false;
             resourceInputs["endpoint"] = args?.endpoint;
+            resourceInputs["maxOffset"] = args?.maxOffset;
             resourceInputs["onFinished"] = (args?.onFinished) ?? "warn";
             resourceInputs["projectId"] = args?.projectId;
             resourceInputs["region"] = args?.region;
+            resourceInputs["syncTimeoutSeconds"] = args?.syncTimeoutSeconds;
             resourceInputs["taskIds"] = args?.taskIds;
             resourceInputs["timeoutSeconds"] = (args?.timeoutSeconds) ?? 1800;
             resourceInputs["tasks"] = undefined /*out*/;
@@ -113,9 +123,11 @@ export class MigrationTasksStopped extends pulumi.CustomResource {
         } else {
             resourceInputs["deleteRecordsOnDestroy"] = undefined /*out*/;
             resourceInputs["endpoint"] = undefined /*out*/;
+            resourceInputs["maxOffset"] = undefined /*out*/;
             resourceInputs["onFinished"] = undefined /*out*/;
             resourceInputs["projectId"] = undefined /*out*/;
             resourceInputs["region"] = undefined /*out*/;
+            resourceInputs["syncTimeoutSeconds"] = undefined /*out*/;
             resourceInputs["taskIds"] = undefined /*out*/;
             resourceInputs["tasks"] = undefined /*out*/;
             resourceInputs["terminatedIds"] = undefined /*out*/;
@@ -139,6 +151,10 @@ export interface MigrationTasksStoppedArgs {
      */
     endpoint?: pulumi.Input<string | undefined>;
     /**
+     * The cutover guard: stop a task only once its incremental-sync lag (the stats call's offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at once.
+     */
+    maxOffset?: pulumi.Input<number | undefined>;
+    /**
      * A task that already ended on its own (SUCCESS, FAILED, ...) can never read TERMINATED: 'warn' counts it as not running and says so; 'fail' makes it an error.
      */
     onFinished?: pulumi.Input<string | undefined>;
@@ -150,6 +166,10 @@ export interface MigrationTasksStoppedArgs {
      * The region, e.g. cn-north-4; the endpoint is https://dcs.{region}.myhuaweicloud.com. Default: the provider or stack config, then HW_REGION_NAME / HUAWEICLOUD_SDK_REGION. An endpoint, when also set, wins. A change replaces the resource.
      */
     region?: pulumi.Input<string | undefined>;
+    /**
+     * With maxOffset: how long to wait for a lagging task to catch up, in seconds (default 600). A task still lagging then is left running, and the update fails naming it with its lag.
+     */
+    syncTimeoutSeconds?: pulumi.Input<number | undefined>;
     /**
      * Ids of the migration tasks that must be stopped. A set: order and repetition are ignored. Each is a UUID or 32 hex digits.
      */

@@ -38,6 +38,7 @@ export class Provider extends pulumi.ProviderResource {
             resourceInputs["caBundle"] = args?.caBundle;
             resourceInputs["endpoint"] = args?.endpoint;
             resourceInputs["insecureSkipVerify"] = pulumi.output(args?.insecureSkipVerify).apply(JSON.stringify);
+            resourceInputs["maxRequestsPerSecond"] = pulumi.output(args?.maxRequestsPerSecond).apply(JSON.stringify);
             resourceInputs["projectId"] = args?.projectId;
             resourceInputs["region"] = args?.region;
             resourceInputs["secretKey"] = args?.secretKey ? pulumi.secret(args.secretKey) : undefined;
@@ -68,6 +69,10 @@ export interface ProviderArgs {
      * Turn TLS verification off (else HW_DCS_INSECURE_SKIP_VERIFY). Diagnosis only.
      */
     insecureSkipVerify?: pulumi.Input<boolean | undefined>;
+    /**
+     * Ceiling of the requests per second to one project's API from this machine, shared by every dcs-migration process of the user (a fleet's stacks stay under it together); else HW_DCS_MAX_REQUESTS_PER_SECOND, else 10. Below it the rate adapts to throttling (HTTP 429), and stops go before status looks.
+     */
+    maxRequestsPerSecond?: pulumi.Input<number | undefined>;
     /**
      * Default IAM project id, 32 hex digits (else HW_PROJECT_ID).
      */

@@ -363,6 +363,8 @@ class SimulatorState:
             "deleted": task.deleted,
             "deleted_at": task.deleted_at,
             "offset": task.offset_at(now),
+            "lag": task.lag,  # bytes at lag_since (the model's base: benchmarks compute from it)
+            "lag_since": task.lag_since,
             "write_rate": task.write_rate,
             "drain_rate": task.drain_rate,
             "writes_frozen": task.writes_frozen,

@@ -58,10 +58,12 @@ def test_schema_describes_the_resource_and_the_config() -> None:
         "timeoutSeconds",
         "onFinished",
         "deleteRecordsOnDestroy",
+        "maxOffset",
+        "syncTimeoutSeconds",
     }
     assert {"tasks", "terminatedIds"} <= set(resource["properties"])
     task = schema["types"]["dcs-migration:index:TaskResult"]["properties"]
-    assert set(task) == {"taskId", "name", "status", "outcome", "observedAt"}
+    assert set(task) == {"taskId", "name", "status", "outcome", "observedAt", "offset"}
     secret = {k for k, v in schema["config"]["variables"].items() if v.get("secret")}
     assert secret == {"accessKey", "secretKey", "securityToken"}
     documented = [

@@ -57,6 +57,7 @@ _OPTION_SPELLING = {
     "project_id": "--project-id",
     "ca_bundle": "--ca-bundle",
     "insecure_skip_verify": "--insecure",
+    "max_requests_per_second": "--max-rps",
 }
 
 
@@ -214,6 +215,7 @@ class GlobalOptions:
     ca_bundle: str | None = None
     insecure: bool | None = None  # None: as the environment says (HW_DCS_INSECURE_SKIP_VERIFY)
     verbose: bool = False
+    max_rps: float | None = None  # None: HW_DCS_MAX_REQUESTS_PER_SECOND, else the default
     # The credentials in use once resolved: no message of this run may show them.
     secrets: list[str] = field(default_factory=list, compare=False, repr=False)
 
@@ -230,6 +232,7 @@ class GlobalOptions:
                 "project_id": self.project_id,
                 "ca_bundle": self.ca_bundle,
                 "insecure_skip_verify": self.insecure,
+                "max_requests_per_second": self.max_rps,
             },
             _OPTION_SPELLING.get,
             "option",
@@ -276,6 +279,15 @@ pass_options = click.make_pass_decorator(GlobalOptions)
     help="Do not verify TLS certificates (dangerous) / verify them even if "
     "HW_DCS_INSECURE_SKIP_VERIFY says not to. Default: verify, unless the environment says not to.",
 )
+@click.option(
+    "--max-rps",
+    type=float,
+    default=None,
+    metavar="N",
+    help="Ceiling of the requests per second to the project's API from this machine (shared "
+    "with your other dcs-migration processes); below it the rate adapts to throttling (429). "
+    "Default: HW_DCS_MAX_REQUESTS_PER_SECOND, else 10.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Show the server's whole error text.")
 @click.version_option(package_name="pulumi-dcs-migration", prog_name="dcs-migration")
 @click.pass_context
@@ -286,6 +298,7 @@ def cli(
     project_id: str | None,
     ca_bundle: str | None,
     insecure: bool | None,
+    max_rps: float | None,
     verbose: bool,
 ) -> None:
     """List, inspect, stop, restart and delete Huawei Cloud DCS data-migration tasks.
@@ -294,7 +307,9 @@ def cli(
     """
     if ca_bundle and insecure:
         raise click.UsageError("--ca-bundle and --insecure contradict each other; pick one")
-    ctx.obj = GlobalOptions(endpoint, region, project_id, ca_bundle, insecure, verbose)
+    ctx.obj = GlobalOptions(
+        endpoint, region, project_id, ca_bundle, insecure, verbose, max_rps=max_rps
+    )
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
@@ -441,6 +456,24 @@ def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: boo
     is_flag=True,
     help="Count tasks that ended on their own (SUCCESS, FAILED...) as not stopped.",
 )
+@click.option(
+    "--max-offset",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="BYTES",
+    help="Cutover guard: stop each task only once its incremental lag (stats offset) is at "
+    "most this. Default: stop at once.",
+)
+@click.option(
+    "--sync-timeout",
+    type=float,
+    callback=_seconds,
+    default=600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --max-offset: how long to wait for a lagging task; one still lagging then is "
+    "left running (exit 4).",
+)
 @json_option
 @pass_options
 def stop_command(
@@ -449,6 +482,8 @@ def stop_command(
     wait: bool,
     timeout: float,
     strict_finished: bool,
+    max_offset: int | None,
+    sync_timeout: float,
     as_json: bool,
 ) -> None:
     """Stop tasks and wait until they read TERMINATED. ID '-' reads ids from stdin.
@@ -458,7 +493,13 @@ def stop_command(
     live on a terminal, as plain lines on stderr otherwise.
     """
     ids = read_ids(task_ids)
-    options = StopOptions(timeout=timeout, wait=wait, strict_finished=strict_finished)
+    options = StopOptions(
+        timeout=timeout,
+        wait=wait,
+        strict_finished=strict_finished,
+        max_offset=max_offset,
+        sync_timeout=sync_timeout,
+    )
     with opts.client() as client, progress_reporter(len(ids)) as on_progress:
         report = StopEngine(client, options, on_progress=on_progress).run(ids)
     output.print_outcomes(report.outcomes, as_json)
@@ -480,6 +521,11 @@ _ADVICE: dict[Outcome, str] = {
     Outcome.NOT_FOUND: "check the ids (dcs-migration list) and the project id",
     Outcome.STOP_REJECTED: "check the task in the DCS console; the API refused to stop it",
     Outcome.FINISHED: "the task ended on its own; drop --strict-finished or the id",
+    Outcome.NOT_IN_SYNC: (
+        "check that writes to the source Redis are frozen, or raise --sync-timeout (or "
+        "--max-offset); the lagging tasks were left running"
+    ),
+    Outcome.LAG_UNKNOWN: "the lag could not be read; retry, or stop without --max-offset",
 }
 
 

@@ -140,15 +140,8 @@ def print_task(task: MigrationTask, as_json: bool) -> None:
 
 
 def outcome_json(outcome: TaskOutcome) -> dict[str, Any]:
-    """One stop result: ``task_id, name, status, outcome, observed_at, detail``."""
-    return {
-        "task_id": outcome.task_id,
-        "name": outcome.name,
-        "status": outcome.status,
-        "outcome": outcome.outcome.value,
-        "observed_at": outcome.observed_at,
-        "detail": outcome.detail,
-    }
+    """One stop result: ``task_id, name, status, outcome, observed_at, detail, offset``."""
+    return outcome.as_dict()
 
 
 def print_outcomes(outcomes: Sequence[TaskOutcome], as_json: bool) -> None:

@@ -24,7 +24,7 @@ from ..engine import ProgressEvent, StopReport, TaskOutcome
 from ..errors import ConfigurationError, Problem
 from ..lifecycle import UNKNOWN, camel
 from ..operations import OperationFailed, Operations, Voice
-from ..settings import Layer, parse_bool
+from ..settings import Layer, parse_bool, requests_per_second
 from .engine_log import EngineLog
 from .schema import CONFIG, CONFIG_NAMES, PACKAGE, RESOURCE_TOKEN, schema_json
 from .values import from_wire, snake_of, to_wire
@@ -40,7 +40,7 @@ ADVICE: dict[Problem, str] = {
     ),
     Problem.ENDPOINT: f"the endpoint or region is wrong ({PACKAGE}:endpoint / {PACKAGE}:region)",
 }
-STOP_ADVICE = lifecycle.pulumi_advice("customTimeouts (create, update) or timeoutSeconds")
+STOP_ADVICE = lifecycle.pulumi_advice("customTimeouts (create, update) or timeoutSeconds", camel)
 
 
 PluginError = OperationFailed
@@ -122,6 +122,12 @@ class MigrationTasksProvider(p.Provider):
                 parse_bool(flag, f"{PACKAGE}:insecureSkipVerify")
             except ConfigurationError as exc:
                 failures.append(p.CheckFailure("insecureSkipVerify", str(exc)))
+        rate = values.get("max_requests_per_second")
+        if rate is not None and rate is not UNKNOWN:
+            try:
+                requests_per_second(rate, f"{PACKAGE}:maxRequestsPerSecond")
+            except ConfigurationError as exc:
+                failures.append(p.CheckFailure("maxRequestsPerSecond", str(exc)))
         return p.CheckResponse(inputs=request.new_inputs, failures=failures)
 
     async def configure(self, request: p.ConfigureRequest) -> p.ConfigureResponse:

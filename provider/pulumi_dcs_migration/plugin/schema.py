@@ -63,6 +63,17 @@ CONFIG: tuple[tuple[Property, bool], ...] = (
         ),
         False,
     ),
+    (
+        Property(
+            "max_requests_per_second",
+            "number",
+            "Ceiling of the requests per second to one project's API from this machine, shared "
+            "by every dcs-migration process of the user (a fleet's stacks stay under it "
+            "together); else HW_DCS_MAX_REQUESTS_PER_SECOND, else 10. Below it the rate adapts "
+            "to throttling (HTTP 429), and stops go before status looks.",
+        ),
+        False,
+    ),
 )
 CONFIG_NAMES: tuple[str, ...] = tuple(p.name for p, _ in CONFIG)
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from pulumi.provider.experimental.property_value import PropertyValue, PropertyValueType
 
-from ..lifecycle import UNKNOWN, camel
+from ..lifecycle import TASK_FIELDS, UNKNOWN, camel
 
-_TASK_FIELDS = ("task_id", "name", "status", "outcome", "observed_at")
+_TASK_FIELDS = tuple(p.name for p in TASK_FIELDS)
 
 
 def snake_of(name: str) -> str:

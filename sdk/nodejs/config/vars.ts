@@ -52,6 +52,17 @@ Object.defineProperty(exports, "insecureSkipVerify", {
 });
 
 /**
+ * Ceiling of the requests per second to one project's API from this machine, shared by every dcs-migration process of the user (a fleet's stacks stay under it together); else HW_DCS_MAX_REQUESTS_PER_SECOND, else 10. Below it the rate adapts to throttling (HTTP 429), and stops go before status looks.
+ */
+export declare const maxRequestsPerSecond: number | undefined;
+Object.defineProperty(exports, "maxRequestsPerSecond", {
+    get() {
+        return __config.getObject<number>("maxRequestsPerSecond");
+    },
+    enumerable: true,
+});
+
+/**
  * Default IAM project id, 32 hex digits (else HW_PROJECT_ID).
  */
 export declare const projectId: string | undefined;

@@ -18,6 +18,10 @@ export interface TaskResult {
      */
     observedAt?: string;
     /**
+     * With the cutover guard (maxOffset): the task's incremental-sync lag when last read.
+     */
+    offset?: number;
+    /**
      * What happened to the task: stopped, already_terminated or finished_before_stop (and, after a refresh of a task that never got a stop, null).
      */
     outcome?: string;

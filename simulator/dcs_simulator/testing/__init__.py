@@ -24,6 +24,7 @@ import httpx
 from pulumi_dcs_migration.auth import AkSkAuth
 from pulumi_dcs_migration.client import DcsClient, RetryPolicy
 
+from ..config import DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY
 from ..server import RunningSimulator
 
 T = TypeVar("T")
@@ -44,14 +45,32 @@ def client_for(
 ) -> DcsClient:
     """A DcsClient signed with the simulator's keys (or ``auth``), its secrets scrubbed from errors."""
     cfg = sim.config
-    auth = auth or AkSkAuth(cfg.access_key, cfg.secret_key, project_id=cfg.project_id)
-    return DcsClient(
+    return client_for_url(
         sim.url,
-        cfg.project_id,
-        auth,
-        retry=retry or FAST_RETRY,
-        secrets=[cfg.access_key, cfg.secret_key],
+        access_key=cfg.access_key,
+        secret_key=cfg.secret_key,
+        project_id=cfg.project_id,
+        auth=auth,
+        retry=retry,
         **kw,
+    )
+
+
+def client_for_url(
+    url: str,
+    *,
+    access_key: str = DEMO_ACCESS_KEY,
+    secret_key: str = DEMO_SECRET_KEY,
+    project_id: str = DEMO_PROJECT_ID,
+    auth: httpx.Auth | None = None,
+    retry: RetryPolicy | None = None,
+    **kw: Any,
+) -> DcsClient:
+    """:func:`client_for` a simulator known by its URL (a ``dcs-simulator`` subprocess; demo keys
+    unless told otherwise)."""
+    auth = auth or AkSkAuth(access_key, secret_key, project_id=project_id)
+    return DcsClient(
+        url, project_id, auth, retry=retry or FAST_RETRY, secrets=[access_key, secret_key], **kw
     )
 
 
@@ -98,7 +117,7 @@ class VirtualClock:
     def __init__(self, start: float = 1_700_000_000.0) -> None:
         self._now = start
         self._lock = threading.RLock()
-        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        self._events: list[tuple[float, int, Callable[[], object]]] = []
         self._order = itertools.count()
 
     def now(self) -> float:
@@ -120,7 +139,7 @@ class VirtualClock:
             # Outside the lock: the action may call a server whose handlers read this clock.
             action()
 
-    def at(self, moment: float, action: Callable[[], None]) -> None:
+    def at(self, moment: float, action: Callable[[], object]) -> None:
         """Run ``action`` when virtual time reaches ``moment`` (by someone's sleep)."""
         with self._lock:
             heapq.heappush(self._events, (moment, next(self._order), action))

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import stamina.instrumentation
+
 from pulumi_dcs_migration.client import RetryPolicy
 from pulumi_dcs_migration.engine import StopEngine, StopOptions, StopReport
 from pulumi_dcs_migration.errors import DcsError
@@ -175,7 +177,11 @@ def _one_run(
 
 
 def run_soak(*, seed: int, runs: int, max_seconds: float, stop_delay: float = 0.2) -> SoakResult:
-    """A soak on a simulator of its own, started on a fresh virtual clock."""
+    """A soak on a simulator of its own, started on a fresh virtual clock.
+
+    Retries are expected by the thousand here: stamina's per-retry log lines are silenced.
+    """
+    stamina.instrumentation.set_on_retry_hooks([])
     clock = VirtualClock()
     config = SimulatorConfig(stop_delay=stop_delay, rng_seed=seed)
     with start_simulator(config, clock=clock.now) as sim:
