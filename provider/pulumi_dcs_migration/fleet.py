@@ -376,6 +376,41 @@ def _first_error(errors: Sequence[str], exc: Exception) -> str:
 # --- the fleet ----------------------------------------------------------------------------
 
 
+BACKEND_OPEN_ATTEMPTS = 3
+
+
+def open_backend(settings: FleetSettings) -> None:
+    """Open the state backend once before any stack does (``pulumi stack ls``).
+
+    Pulumi creates a PostgreSQL backend's table on first use with ``CREATE TABLE IF NOT
+    EXISTS``, which is not safe against itself: parallel stacks opening a fresh table fail with
+    "duplicate key value violates unique constraint" (measured: 1 of 16 stacks). Opening it
+    here first, and retrying when another machine (a shard) creates it at the same moment, keeps
+    that race away from the stacks. A backend that cannot be opened at all is a
+    :class:`FleetError` before anything runs.
+    """
+    project = auto.ProjectSettings(name=PROJECT_NAME, runtime="python")
+    failure: Exception | None = None
+    for attempt in range(BACKEND_OPEN_ATTEMPTS):
+        with tempfile.TemporaryDirectory(prefix="fleet-backend-") as work_dir:
+            workspace = auto.LocalWorkspace(
+                work_dir=work_dir,
+                project_settings=project,
+                env_vars={
+                    **{name: "" for name in LOCATION_ENV},
+                    "PULUMI_BACKEND_URL": settings.backend_url,
+                },
+                pulumi_command=settings.command,
+            )
+            try:
+                workspace.list_stacks()
+                return
+            except auto.errors.CommandError as exc:
+                failure = exc
+        time.sleep(0.5 * (attempt + 1))  # let the other opener finish creating the table
+    raise FleetError(f"cannot open the state backend: {_first_error([], failure or Exception())}")
+
+
 def run_fleet(
     entries: Sequence[FleetEntry], settings: FleetSettings, parallel: int
 ) -> list[StackResult]:

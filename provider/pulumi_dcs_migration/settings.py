@@ -15,7 +15,8 @@ The environment always comes last:
    by this user's processes on the machine, see :mod:`.budget`; default
    :data:`~.budget.DEFAULT_MAX_REQUESTS_PER_SECOND`).
 
-An endpoint wins over a region when both are found (and :attr:`Location.ignored_region` says so,
+Region and endpoint are one choice: the most specific layer that names either decides; where
+one layer names both, the endpoint wins (and :attr:`Location.ignored_region` says so,
 so that front ends can warn). A bad value raises :class:`~.errors.ConfigurationError` naming the
 setting and where it came from.
 """
@@ -242,7 +243,7 @@ def _location(layers: tuple[Layer, ...]) -> Location:
             setting="project_id",
         )
     project_id = _checked(validate_project_id, project)
-    region, endpoint = _first("region", layers), _first("endpoint", layers)
+    region, endpoint = _where_located(layers)
     if endpoint is not None:
         base = _checked(validate_endpoint, endpoint)
         return Location(project_id, base, None, base, ignored_region=region)
@@ -257,6 +258,22 @@ def _location(layers: tuple[Layer, ...]) -> Location:
         + ")",
         setting="region",
     )
+
+
+def _where_located(layers: tuple[Layer, ...]) -> tuple[Found | None, Found | None]:
+    """``(region, endpoint)`` of the most specific layer that names either (the others are
+    overridden, like any setting); when that layer names both, the caller prefers the endpoint
+    and reports the region as ignored."""
+    for layer in layers:
+        region, endpoint = layer.get("region"), layer.get("endpoint")
+        if region is not None or endpoint is not None:
+            return (
+                None if region is None else Found(region, layer.spelling("region") or "region"),
+                None
+                if endpoint is None
+                else Found(endpoint, layer.spelling("endpoint") or "endpoint"),
+            )
+    return None, None
 
 
 def _checked(check: Callable[[str], str], found: Found) -> str:

@@ -83,13 +83,28 @@ def test_precedence_layers_then_hw_then_sdk(monkeypatch: pytest.MonkeyPatch) -> 
     assert resolve(config).credentials.access_key == "confak"
 
 
-def test_an_endpoint_wins_over_a_region_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_endpoint_wins_over_a_region_of_the_same_level_and_says_so() -> None:
+    location = resolve_location(
+        Layer({"project_id": PID, "region": "cn-north-4", "endpoint": "http://127.0.0.1:9"}),
+    )
+    assert location.base_url == "http://127.0.0.1:9" and location.region is None
+    assert location.ignored_region is not None and location.ignored_region.value == "cn-north-4"
+
+
+def test_the_more_specific_level_decides_between_region_and_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An endpoint left in the shell (a simulator) must not redirect a stack set to a region.
+    monkeypatch.setenv("HW_DCS_ENDPOINT", "http://127.0.0.1:9")
+    config = Layer({"project_id": PID, "region": "cn-north-4"}, lambda s: f"dcs:{s}", "config")
+    location = resolve_location(config)
+    assert location.base_url == "https://dcs.cn-north-4.myhuaweicloud.com"
+    assert location.ignored_region is None
+    # ... and an explicit endpoint beats a region from the environment, silently.
+    monkeypatch.delenv("HW_DCS_ENDPOINT")
     monkeypatch.setenv("HW_REGION_NAME", "cn-north-4")
     location = resolve_location(explicit(project_id=PID, endpoint="http://127.0.0.1:9"))
-    assert location.base_url == "http://127.0.0.1:9" and location.region is None
-    assert location.ignored_region is not None
-    assert location.ignored_region.value == "cn-north-4"
-    assert "HW_REGION_NAME" in location.ignored_region.where
+    assert location.base_url == "http://127.0.0.1:9" and location.ignored_region is None
 
 
 def test_missing_pieces_are_named_where_they_can_be_set() -> None:

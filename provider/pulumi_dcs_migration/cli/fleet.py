@@ -88,6 +88,8 @@ def fleet_command(
         settings = fleet.FleetSettings(
             fleet.backend_url(), action, logs, fleet.pulumi_command(), stream
         )
+        if entries:
+            fleet.open_backend(settings)
     except fleet.FleetError as exc:
         raise click.UsageError(str(exc)) from None
     shard_text = f"{shard[0]}/{shard[1]}" if shard else None
