@@ -380,7 +380,7 @@ BACKEND_OPEN_ATTEMPTS = 3
 
 
 def open_backend(settings: FleetSettings) -> None:
-    """Open the state backend once before any stack does (``pulumi stack ls``).
+    """Open the state backend once before any stack does (``pulumi whoami``).
 
     Pulumi creates a PostgreSQL backend's table on first use with ``CREATE TABLE IF NOT
     EXISTS``, which is not safe against itself: parallel stacks opening a fresh table fail with
@@ -403,7 +403,9 @@ def open_backend(settings: FleetSettings) -> None:
                 pulumi_command=settings.command,
             )
             try:
-                workspace.list_stacks()
+                # whoami opens the backend (creating its table); `stack ls` would too, but on a
+                # PostgreSQL backend holding four stacks or more it hangs (pulumi v3.274.1).
+                workspace.who_am_i()
                 return
             except auto.errors.CommandError as exc:
                 failure = exc
