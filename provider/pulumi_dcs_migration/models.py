@@ -67,26 +67,6 @@ class WireModel(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
-class TaskStatus(enum.StrEnum):
-    """Every ``status`` value the reference lists (section 3.1), spelled as the API sends it."""
-
-    CREATING = "CREATING"
-    RUNNING = "RUNNING"
-    MIGRATING = "MIGRATING"
-    FULLMIGRATING = "FULLMIGRATING"
-    INCRMIGEATING = "INCRMIGEATING"  # sic: the API's own spelling
-    INCRMIGRATING = "INCRMIGRATING"  # the doc prose spelling; same state
-    TERMINATING = "TERMINATING"
-    TERMINATED = "TERMINATED"
-    SUCCESS = "SUCCESS"
-    FAILED = "FAILED"
-    MIGRATION_SUCCESS = "MIGRATION_SUCCESS"
-    MIGRATION_FAILED = "MIGRATION_FAILED"
-    RELEASED = "RELEASED"
-    ERROR = "ERROR"
-    DELETED = "DELETED"
-
-
 class Phase(enum.StrEnum):
     """What a status means to someone who wants the task stopped."""
 
@@ -257,12 +237,6 @@ class MigrationTask(WireModel):
 # --- batch calls --------------------------------------------------------------------------
 
 
-class BatchTaskIds(WireModel):
-    """Body of batch-stop and batch-restart."""
-
-    migration_tasks: list[str]
-
-
 class BatchItemResult(WireModel):
     """One item of a batch-stop / batch-restart answer."""
 
@@ -390,14 +364,6 @@ class MigrationTaskStats(WireModel):
 
 
 # --- errors ---------------------------------------------------------------------------------
-
-
-class ErrorBody(WireModel):
-    """The standard DCS error body; other variants are read by :func:`parse_error_body`."""
-
-    error_code: str
-    error_msg: str
-    error_ext_msg: str | None = None
 
 
 def parse_error_body(payload: Any) -> tuple[str | None, str | None]:
