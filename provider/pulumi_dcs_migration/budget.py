@@ -40,7 +40,6 @@ import contextlib
 import enum
 import functools
 import hashlib
-import heapq
 import itertools
 import json
 import logging
@@ -244,7 +243,7 @@ class RequestBudget:
         self._wait = wait
         self._cond = threading.Condition()
         self._order = itertools.count()
-        self._queue: list[tuple[int, int]] = []  # (priority, arrival) of this process's waiters
+        self._queue: set[tuple[int, int]] = set()  # (priority, arrival) of this process's waiters
         self._deferred = 0  # requests of looks deferred by pace(): their grants are "limited"
 
     def __repr__(self) -> str:
@@ -263,7 +262,7 @@ class RequestBudget:
         """
         with self._cond:
             ticket = (int(priority), next(self._order))
-            heapq.heappush(self._queue, ticket)
+            self._queue.add(ticket)
             limited = False
             until = None if within is None else self._clock() + within
             try:
@@ -271,22 +270,17 @@ class RequestBudget:
                     ahead = sum(1 for other in self._queue if other < ticket)
                     now, delay = self._update(functools.partial(self._take, ahead=ahead))
                     if delay <= 0:
-                        self._queue.remove(ticket)
-                        heapq.heapify(self._queue)
                         if self._deferred > 0:
                             self._deferred -= 1
                             limited = True
-                        self._cond.notify_all()
                         return Grant(now, limited)
                     if until is not None and now + delay > until:
                         return None
                     limited = True
                     self._wait(self._cond, delay)
-            finally:
-                if ticket in self._queue:  # given up (or an exception): make room for others
-                    self._queue.remove(ticket)
-                    heapq.heapify(self._queue)
-                    self._cond.notify_all()
+            finally:  # served, given up or failed: the turns behind this one move up
+                self._queue.discard(ticket)
+                self._cond.notify_all()
 
     def pace(self, requests: int, interval: float) -> float:
         """Seconds from now to the next look of ``requests`` requests: ``interval``, or longer

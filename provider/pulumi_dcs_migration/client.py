@@ -354,11 +354,13 @@ class _Allowance:
     used_bytes: int = 0
     used_values: int = 0
 
-    def limit(self, what: str, per_answer: int, used: int, total: int) -> tuple[int, str]:
+    def limit(
+        self, what: str, per_answer: int, used: int, total: int, verb: str = "holds more than"
+    ) -> tuple[int, str]:
         """The tighter of one answer's limit and this listing's remainder, and how to name it."""
         if total - used < per_answer:
-            return total - used, f"{self.what} holds more than {total} {what} in all"
-        return per_answer, f"the answer holds more than {per_answer} {what}"
+            return total - used, f"{self.what} {verb} {total} {what} in all"
+        return per_answer, f"the answer {verb} {per_answer} {what}"
 
 
 def _task_path(task_id: str) -> str:
@@ -751,9 +753,12 @@ class DcsClient:
                 limit, what = self.max_response_bytes, ""
                 if allowance is not None:
                     limit, what = allowance.limit(
-                        "bytes", limit, allowance.used_bytes, allowance.max_bytes
+                        "bytes",
+                        limit,
+                        allowance.used_bytes,
+                        allowance.max_bytes,
+                        verb="is larger than",
                     )
-                    what = what.replace("holds more than", "is larger than")
                 body = self._read_limited(operation, response, budget, limit, what=what)
             finally:
                 response.close()

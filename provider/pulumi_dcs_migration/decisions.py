@@ -68,8 +68,8 @@ class StopPolicy:
     when a task still lagging is given up on, left running.
     """
 
-    resend_after: float = 5.0  # a task still running this long after its stop gets it again
-    max_stop_attempts: int = 3  # stop requests per task before it counts as rejected
+    resend_after: float  # a task still running this long after its stop gets it again
+    max_stop_attempts: int  # stop requests per task before it counts as rejected
     max_offset: int | None = None  # the guard's bound; None: stop at once (no guard)
     sync_deadline: float = float("inf")  # when the guard stops waiting for a lagging task
 

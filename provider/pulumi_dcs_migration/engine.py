@@ -69,6 +69,7 @@ from .models import (
     MigrationTaskStats,
     Phase,
     TaskStatusPage,
+    batches,
     is_valid_task_id,
 )
 
@@ -634,8 +635,7 @@ class StopEngine:
     # --- stopping ---------------------------------------------------------------------------
 
     def _send_stops(self, tasks: dict[str, _Task], ids: list[str]) -> None:
-        size = self.options.chunk_size
-        chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+        chunks = batches(ids, self.options.chunk_size)
         failed: list[str] = []
         for chunk_failed in self._parallel(lambda c: self._stop_chunk(tasks, c), chunks):
             failed += chunk_failed

@@ -50,6 +50,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .resource import MigrationTasksStopped
+from .settings import env_vars
 
 PROJECT_NAME = "dcs-migration-fleet"
 DEFAULT_STATE_DIR = Path(".state")
@@ -67,13 +68,7 @@ LOCKED = "the stack is currently locked"
 # Location settings the provider would otherwise take from the environment; blanked per stack so
 # the fleet file is the only source of region/endpoint/project (one stray HW_DCS_ENDPOINT in the
 # operator's shell must not send every region's stop to one endpoint).
-LOCATION_ENV = (
-    "HW_DCS_ENDPOINT",
-    "HW_REGION_NAME",
-    "HW_PROJECT_ID",
-    "HUAWEICLOUD_SDK_REGION",
-    "HUAWEICLOUD_SDK_PROJECT_ID",
-)
+LOCATION_ENV = tuple(name for s in ("endpoint", "region", "project_id") for name in env_vars(s))
 
 
 class FleetError(Exception):

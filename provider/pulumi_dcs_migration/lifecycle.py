@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .decisions import GOOD_OUTCOMES, Outcome
-from .engine import StopReport, TaskOutcome, describe
+from .engine import StopOptions, StopReport, TaskOutcome, describe
 from .errors import ConfigurationError
 from .models import TASK_ID_SHAPE, Phase, is_valid_task_id, phase_of
 from .redact import shown
@@ -81,8 +81,8 @@ class Property:
     replaces: bool = False  # a change replaces the resource
 
 
-DEFAULT_TIMEOUT_SECONDS = 1800.0
-DEFAULT_SYNC_TIMEOUT_SECONDS = 600.0
+DEFAULT_TIMEOUT_SECONDS = StopOptions.timeout
+DEFAULT_SYNC_TIMEOUT_SECONDS = StopOptions.sync_timeout
 MAX_TIMEOUT_SECONDS = 86_400.0
 MAX_TASK_IDS = 10_000
 ON_FINISHED_CHOICES = ("warn", "fail")
@@ -541,9 +541,10 @@ def plan(
     old_ids = [t for t in (olds.get("task_ids") or []) if isinstance(t, str)]
     if not isinstance(new_ids, list) or not is_known(new_ids):
         return Plan(replaces, options, unknown=True)
-    added = tuple(t for t in new_ids if t not in set(old_ids))
-    removed = tuple(t for t in old_ids if t not in set(new_ids))
-    kept = [t for t in new_ids if t in set(old_ids)]
+    old, new = set(old_ids), set(new_ids)
+    added = tuple(t for t in new_ids if t not in old)
+    removed = tuple(t for t in old_ids if t not in new)
+    kept = [t for t in new_ids if t in old]
     statuses = {**recorded_statuses(olds), **(now or {})}
     running = tuple(t for t in kept if _phase(statuses.get(t)) is Phase.RUNNING)
     stopping = tuple(t for t in kept if _phase(statuses.get(t)) is Phase.STOPPING)

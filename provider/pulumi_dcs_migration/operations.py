@@ -16,20 +16,19 @@ from typing import Any
 
 from . import lifecycle
 from .client import DcsClient
-from .decisions import GOOD_OUTCOMES, Outcome
+from .decisions import Outcome
 from .engine import ProgressEvent, StopEngine, StopOptions, StopReport, TaskOutcome
 from .errors import ConfigurationError, DcsApiError, DcsError, Problem
 from .lifecycle import Failure, Spell
 from .models import batches
-from .settings import ConnectionSettings, Layer, resolve
+from .settings import SECRET_SETTINGS, ConnectionSettings, Layer, resolve
 
 LOOK_TIMEOUT = 120.0
 """Seconds a look (preview, refresh, import) may take: a stalled API fails a preview in two
 minutes, not after the half-hour a stop may wait."""
 
-CREDENTIAL_SETTINGS = frozenset(
-    {"access_key", "secret_key", "security_token", "auth_token", "ca_bundle"}
-)
+CREDENTIAL_SETTINGS = SECRET_SETTINGS | {"ca_bundle"}
+"""Settings without which a look cannot be made (preview then fails naming them)."""
 
 
 class OperationFailed(Exception):
@@ -69,6 +68,17 @@ class Operations:
         """Client settings: the inputs' location, then the config layer, then the environment."""
         location = {k: inputs.get(k) for k in ("project_id", "region", "endpoint")}
         return resolve(Layer(location, lambda s: s, "input"), self.config)
+
+    def check(self, news: Mapping[str, Any], voice: Voice) -> tuple[dict[str, Any], list[Failure]]:
+        """Check: the completed inputs and every failure, the warnings said; with credentials,
+        every task is looked up too (see :meth:`preview_look`)."""
+        checked = lifecycle.check(news, self.config, voice.spell)
+        for warning in checked.warnings:
+            voice.warn(warning)
+        failures = list(checked.failures)
+        if checked.task_ids is not None:
+            failures += self.preview_look(checked.inputs, checked.task_ids, voice)
+        return checked.inputs, failures
 
     def preview_look(
         self, inputs: Mapping[str, Any], ids: list[str], voice: Voice
@@ -137,7 +147,7 @@ class Operations:
         for warning in lifecycle.finished_warnings(report, inputs):
             voice.warn(warning)
         if cancel is not None and cancel.is_set():
-            unfinished = [o for o in report.outcomes if o.outcome not in GOOD_OUTCOMES]
+            unfinished = report.failures()
             raise OperationFailed(
                 "cancelled: "
                 + lifecycle.incomplete_message(unfinished, len(ids), {})
@@ -156,6 +166,11 @@ class Operations:
                 return StopEngine(client, _look_options(inputs)).look(ids)
         except DcsError as exc:
             raise voice.failure(exc) from None
+
+    def refresh(self, state: Mapping[str, Any], voice: Voice) -> dict[str, Any]:
+        """Refresh: the state with every task's real status now."""
+        ids = list(dict.fromkeys(state.get("task_ids") or []))
+        return lifecycle.after_read(state, self.look(state, ids, voice))
 
     def delete(self, state: Mapping[str, Any], voice: Voice) -> None:
         """Destroy: leave the tasks stopped, deleting their records only when asked to."""

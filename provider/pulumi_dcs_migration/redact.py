@@ -1,6 +1,6 @@
 """What text may be shown: secrets masked, control characters made visible, echoes bounded.
 
-One mask for the whole package. :func:`scrub` removes known secrets from any text that could
+One mask for the whole package. :class:`Scrubber` removes known secrets from any text that could
 reach a person or a log, in every form they take on the way (raw, escaped by ``repr`` or JSON,
 percent-encoded), and always *before* a text is cut to length, so no part of a long secret
 survives a truncation. :func:`visible` makes server-controlled text safe for a terminal.
@@ -64,11 +64,6 @@ class Scrubber:
 
     def __bool__(self) -> bool:
         return bool(self._forms)
-
-
-def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` without any form of ``secrets`` (see :class:`Scrubber`)."""
-    return Scrubber(secrets)(text)
 
 
 def visible(text: str) -> str:

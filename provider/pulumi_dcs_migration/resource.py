@@ -153,14 +153,9 @@ class MigrationTasksStoppedProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate and complete the inputs; with credentials, also look every task up."""
-        checked = lifecycle.check(_plain(news), self.ops.config)
-        for warning in checked.warnings:
-            self.voice.warn(warning)
-        failures = list(checked.failures)
-        if checked.task_ids is not None:
-            failures += self.ops.preview_look(checked.inputs, checked.task_ids, self.voice)
+        inputs, failures = self.ops.check(_plain(news), self.voice)
         return CheckResult(
-            _dynamic(checked.inputs), [CheckFailure(f.property, f.message) for f in failures]
+            _dynamic(inputs), [CheckFailure(f.property, f.message) for f in failures]
         )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -191,8 +186,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: record every task's real status, and return the inputs too (no false drift)."""
         state = _plain(props)
-        looks = self.ops.look(state, list(dict.fromkeys(state.get("task_ids") or [])), self.voice)
-        return ReadResult(id_, lifecycle.after_read(state, looks), lifecycle.inputs_of(state))
+        return ReadResult(id_, self.ops.refresh(state, self.voice), lifecycle.inputs_of(state))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Leave the tasks stopped; delete their records only if ``delete_records_on_destroy``."""

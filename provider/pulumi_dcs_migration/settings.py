@@ -93,13 +93,17 @@ class EnvironmentSettings(BaseSettings):
     )
 
 
+def env_vars(setting: str) -> tuple[str, ...]:
+    """The environment variables one setting is read from, in order (``HW_PROJECT_ID``, ...)."""
+    alias = EnvironmentSettings.model_fields[setting].validation_alias
+    if not isinstance(alias, AliasChoices):
+        return ()
+    return tuple(a for a in alias.choices if isinstance(a, str))
+
+
 def env_names(setting: str) -> str:
     """The environment variables of one setting, as a user reads them (``HW_PROJECT_ID or ...``)."""
-    alias = EnvironmentSettings.model_fields[setting].validation_alias
-    names = (
-        [a for a in alias.choices if isinstance(a, str)] if isinstance(alias, AliasChoices) else []
-    )
-    return " / ".join(names)
+    return " / ".join(env_vars(setting))
 
 
 @dataclass(frozen=True)

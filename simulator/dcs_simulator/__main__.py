@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import get_args
 
 import click
 
@@ -24,7 +25,11 @@ from .config import (
     DEMO_PROJECT_ID,
     DEMO_SECRET_KEY,
     Behaviour,
+    DeletedDetails,
+    DeleteRunning,
     SimulatorConfig,
+    StopFinished,
+    UnknownInBatch,
 )
 from .server import start_simulator
 
@@ -81,24 +86,27 @@ from .server import start_simulator
 )
 @click.option(
     "--stop-finished",
-    type=click.Choice(["failed", "noop_success", "reject_400"]),
+    type=click.Choice(get_args(StopFinished)),
     default="failed",
     show_default=True,
 )
 @click.option(
     "--unknown-in-batch",
-    type=click.Choice(["failed", "reject_400"]),
+    type=click.Choice(get_args(UnknownInBatch)),
     default="failed",
     show_default=True,
 )
 @click.option(
     "--deleted-details",
-    type=click.Choice(["not_found", "deleted_status"]),
+    type=click.Choice(get_args(DeletedDetails)),
     default="not_found",
     show_default=True,
 )
 @click.option(
-    "--delete-running", type=click.Choice(["refuse", "allow"]), default="refuse", show_default=True
+    "--delete-running",
+    type=click.Choice(get_args(DeleteRunning)),
+    default="refuse",
+    show_default=True,
 )
 @click.option(
     "--batch-limit",

@@ -258,10 +258,7 @@ class AdminApi:
         return task
 
     def _known(self, call: Call) -> Task:
-        task = self.state.get(call.params["task_id"])
-        if task is None:
-            raise AdminError(404, f"unknown task {call.params['task_id']}")
-        return task
+        return self._get(call.params["task_id"])
 
 
 def _body(call: Call) -> dict[str, Any]:

@@ -78,6 +78,10 @@ class SimulatorAdmin:
             view["stop_delay"] = math.inf
         return view
 
+    def statuses(self, task_ids: list[str]) -> list[str]:
+        """Each task's status now, in the order of ``task_ids``."""
+        return [self.task(task_id)["status"] for task_id in task_ids]
+
     def set_status(self, task_id: str, status: str) -> None:
         """Force a status (clears any stop in progress; ``TERMINATING`` starts a new one)."""
         self._call("POST", f"/tasks/{task_id}/status", {"status": status})

@@ -18,6 +18,7 @@ from .state import (
     FULL,
     INCREMENTAL,
     ONLINE,
+    STOPPING_OR_STOPPED,
     SimulatorState,
     Task,
     is_finished,
@@ -41,7 +42,6 @@ from .wire import (
 )
 
 RESTART_LIMIT = 50  # the newest Chinese doc page caps batch-restart at 50 tasks
-STOPPED = frozenset({"TERMINATING", "TERMINATED"})
 
 
 class DcsApi:
@@ -143,7 +143,7 @@ class DcsApi:
         status = task.status_at(now)
         if is_running(status):
             return task, {"task_id": task_id, "result": "success"}
-        if status in STOPPED:
+        if status in STOPPING_OR_STOPPED:
             return None, {"task_id": task_id, "result": "success"}
         if is_finished(status) and behaviour.stop_finished == "noop_success":
             return None, {"task_id": task_id, "result": "success"}
@@ -159,7 +159,7 @@ class DcsApi:
             status = task.status_at(now)
             if is_running(status):
                 task.request_stop(now)
-            elif status in STOPPED:
+            elif status in STOPPING_OR_STOPPED:
                 pass  # already stopping or stopped: accepted, nothing changes
             elif not (is_finished(status) and self.state.behaviour.stop_finished == "noop_success"):
                 raise ApiError.bad(DCS_BAD_STATE)

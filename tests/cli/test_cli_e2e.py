@@ -17,12 +17,6 @@ from pulumi_dcs_migration.models import ConfigInstance, CreateTaskBody
 from ..conftest import SimulatorFactory
 from .helpers import SCRIPT, clean_env, requests_made, run, sim_env
 
-
-def statuses(sim: RunningSimulator, ids: list[str]) -> set[str]:
-    """The simulator's own view of the tasks' statuses."""
-    return {sim.admin.task(i)["status"] for i in ids}
-
-
 # --- list -----------------------------------------------------------------------------------
 
 
@@ -113,7 +107,7 @@ def test_stop_waits_until_terminated(simulator_factory: SimulatorFactory) -> Non
     assert {r["outcome"] for r in rows} == {"stopped"}
     assert {r["status"] for r in rows} == {"TERMINATED"}
     assert all(r["name"] and r["observed_at"] and r["detail"] is None for r in rows)
-    assert statuses(sim, ids) == {"TERMINATED"}
+    assert set(sim.admin.statuses(ids)) == {"TERMINATED"}
     assert "3/3 stopped" in result.err  # plain progress lines when stderr is not a terminal
 
 
@@ -131,7 +125,7 @@ def test_stop_no_wait_returns_while_terminating(simulator_factory: SimulatorFact
     result = run(sim, "stop", "--no-wait", *ids, "--json")
     assert result.code == 0, result.err
     assert {r["outcome"] for r in result.json()} == {"stop_requested"}
-    assert statuses(sim, ids) == {"TERMINATING"}
+    assert set(sim.admin.statuses(ids)) == {"TERMINATING"}
 
 
 def test_stop_timeout_exits_4_and_names_the_task(simulator_factory: SimulatorFactory) -> None:
@@ -166,7 +160,7 @@ def test_stop_ids_from_stdin(simulator_factory: SimulatorFactory) -> None:
     result = run(sim, "stop", "-", "--json", stdin=piped)
     assert result.code == 0, result.err
     assert [r["task_id"] for r in result.json()] == ids  # de-duplicated, in order
-    assert statuses(sim, ids) == {"TERMINATED"}
+    assert set(sim.admin.statuses(ids)) == {"TERMINATED"}
 
 
 def test_list_piped_into_stop(simulator_factory: SimulatorFactory) -> None:
@@ -176,7 +170,7 @@ def test_list_piped_into_stop(simulator_factory: SimulatorFactory) -> None:
     lines = "\n".join(t["task_id"] for t in listed.json())
     result = run(sim, "stop", "-", stdin=lines)
     assert result.code == 0, result.err
-    assert statuses(sim, ids) == {"TERMINATED"}
+    assert set(sim.admin.statuses(ids)) == {"TERMINATED"}
 
 
 def test_stop_without_ids_is_usage_error(simulator: RunningSimulator) -> None:
@@ -211,7 +205,7 @@ def test_wrong_secret_key_exits_3_without_leaking(simulator: RunningSimulator) -
     assert "HW_SECRET_KEY" in result.err  # the hint says what to check
     assert wrong not in result.err and wrong not in result.out
     assert "Traceback" not in result.err
-    assert statuses(simulator, ids) == {"INCRMIGEATING"}
+    assert set(simulator.admin.statuses(ids)) == {"INCRMIGEATING"}
 
 
 def test_missing_project_id_exits_2(simulator: RunningSimulator) -> None:
@@ -273,7 +267,7 @@ def test_restart_stopped_tasks(simulator: RunningSimulator) -> None:
     result = run(simulator, "restart", *ids, "--json")
     assert result.code == 0, result.err
     assert [r["result"] for r in result.json()] == ["success"] * 3
-    assert statuses(simulator, ids) == {"INCRMIGEATING"}
+    assert set(simulator.admin.statuses(ids)) == {"INCRMIGEATING"}
 
 
 def test_restart_in_chunks_of_50(simulator: RunningSimulator) -> None:
@@ -282,7 +276,7 @@ def test_restart_in_chunks_of_50(simulator: RunningSimulator) -> None:
     result = run(simulator, "restart", "-", "--json", stdin="\n".join(ids))
     assert result.code == 0, result.err
     assert simulator.admin.counters()["batch_restart"] == 3
-    assert statuses(simulator, ids) == {"INCRMIGEATING"}
+    assert set(simulator.admin.statuses(ids)) == {"INCRMIGEATING"}
 
 
 def test_restart_reports_each_refused_task(simulator: RunningSimulator) -> None:

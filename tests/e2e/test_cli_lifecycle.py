@@ -24,10 +24,6 @@ def project_for(
     return project
 
 
-def statuses(sim: RunningSimulator, ids: list[str]) -> list[str]:
-    return [sim.admin.task(t)["status"] for t in ids]
-
-
 def test_preview_up_again_add_refresh_restart_destroy(
     tmp_path: Path, simulator_factory: SimulatorFactory
 ) -> None:
@@ -41,12 +37,12 @@ def test_preview_up_again_add_refresh_restart_destroy(
     shown = preview.stdout + preview.stderr
     assert f"[cutover] 3 of 3 task(s) running now: {ids[0]} (INCRMIGEATING)" in shown, shown
     assert "2 to create" in preview.stdout
-    assert statuses(sim, ids) == ["INCRMIGEATING"] * 4
+    assert sim.admin.statuses(ids) == ["INCRMIGEATING"] * 4
     assert sim.admin.counters().get("batch_stop", 0) == 0
 
     # up stops and waits, with progress lines
     up = project.pulumi("up", "--yes", "--skip-preview")
-    assert statuses(sim, ids[:3]) == ["TERMINATED"] * 3 and statuses(sim, ids[3:]) == [
+    assert sim.admin.statuses(ids[:3]) == ["TERMINATED"] * 3 and sim.admin.statuses(ids[3:]) == [
         "INCRMIGEATING"
     ]
     assert "[cutover] stopping 3 task(s)" in up.stdout and "3/3 terminated" in up.stdout
@@ -64,7 +60,7 @@ def test_preview_up_again_add_refresh_restart_destroy(
     project.set_task_ids(ids)
     before = [sim.admin.task(t)["stop_requested_at"] for t in ids[:3]]
     project.pulumi("up", "--yes", "--skip-preview")
-    assert statuses(sim, ids) == ["TERMINATED"] * 4
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 4
     assert [sim.admin.task(t)["stop_requested_at"] for t in ids[:3]] == before
     assert sim.admin.counters()["batch_stop"] == 1
 
@@ -74,14 +70,14 @@ def test_preview_up_again_add_refresh_restart_destroy(
     drift = project.pulumi("preview")
     assert "update" in drift.stdout and "running again" in drift.stdout
     project.pulumi("up", "--yes", "--skip-preview")
-    assert statuses(sim, ids) == ["TERMINATED"] * 4
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 4
     assert "update" not in project.pulumi("preview").stdout.split("Resources:")[-1]
 
     # destroy leaves the tasks stopped
     sim.admin.reset_counters()
     destroy = project.pulumi("destroy", "--yes", "--skip-preview")
     assert "leaving 4 task(s)" in destroy.stdout
-    assert statuses(sim, ids) == ["TERMINATED"] * 4
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 4
     assert (
         sim.admin.counters().get("delete", 0) == 0
         and sim.admin.counters().get("batch_restart", 0) == 0

@@ -91,7 +91,7 @@ def test_each_task_is_stopped_only_in_sync_and_a_lagging_one_is_left_running(
     stops = assert_never_stopped_above_the_bound(sim, ids)
     assert set(stops) == {ids[0], ids[1]}  # the in-sync one at once, the other after catching up
     assert stops[ids[0]] < stops[ids[1]]
-    assert [sim.admin.task(t)["status"] for t in ids] == [
+    assert sim.admin.statuses(ids) == [
         "TERMINATED",
         "TERMINATED",
         "INCRMIGEATING",
@@ -102,4 +102,4 @@ def test_each_task_is_stopped_only_in_sync_and_a_lagging_one_is_left_running(
     project.pulumi("config", "set", "syncTimeoutSeconds", "60")
     project.pulumi("up", "--yes", "--skip-preview")
     assert_never_stopped_above_the_bound(sim, ids)
-    assert [sim.admin.task(t)["status"] for t in ids] == ["TERMINATED"] * 3
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 3

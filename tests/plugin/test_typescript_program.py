@@ -86,17 +86,17 @@ def test_preview_up_destroy_with_the_generated_sdk(
     preview = project.pulumi("preview")
     assert "+ 2 to create" in preview.stdout and "3 of 3 task(s) running now" in preview.stdout
     assert "warning" not in preview.stdout.lower()
-    assert [sim.admin.task(t)["status"] for t in ids] == ["INCRMIGEATING"] * 3
+    assert sim.admin.statuses(ids) == ["INCRMIGEATING"] * 3
 
     project.pulumi("up", "--yes", "--skip-preview")
-    assert [sim.admin.task(t)["status"] for t in ids] == ["TERMINATED"] * 3
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 3
     outputs = project.stack_outputs()
     assert sorted(outputs["terminatedIds"]) == sorted(ids)
     assert sorted(outputs["outcomes"]) == sorted(f"{t}:stopped" for t in ids)
 
     destroy = project.pulumi("destroy", "--yes", "--skip-preview")
     assert "leaving 3 task(s) as they are" in destroy.stdout
-    assert [sim.admin.task(t)["status"] for t in ids] == ["TERMINATED"] * 3
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 3
 
 
 def test_the_committed_sdk_and_schema_match_the_provider() -> None:

@@ -44,10 +44,6 @@ def plugin_processes() -> list[int]:
     return found
 
 
-def statuses(sim: RunningSimulator, ids: list[str]) -> list[str]:
-    return [sim.admin.task(t)["status"] for t in ids]
-
-
 def test_lifecycle_preview_up_reorder_add_drift_refresh_destroy(
     project: LanguageProject, sim: RunningSimulator
 ) -> None:
@@ -58,10 +54,10 @@ def test_lifecycle_preview_up_reorder_add_drift_refresh_destroy(
     assert "+ 2 to create" in preview.stdout
     assert f"3 of 3 task(s) running now: {ids[0]} (INCRMIGEATING)" in preview.stdout
     assert "warning" not in preview.stdout.lower()  # the plugin is found without a PATH warning
-    assert statuses(sim, ids) == ["INCRMIGEATING"] * 4
+    assert sim.admin.statuses(ids) == ["INCRMIGEATING"] * 4
 
     project.pulumi("up", "--yes", "--skip-preview")
-    assert statuses(sim, ids[:3]) == ["TERMINATED"] * 3
+    assert sim.admin.statuses(ids[:3]) == ["TERMINATED"] * 3
     outputs = project.stack_outputs()
     assert sorted(outputs["terminatedIds"]) == sorted(ids[:3])
     assert {t["outcome"] for t in outputs["tasks"]} == {"stopped"}
@@ -79,7 +75,7 @@ def test_lifecycle_preview_up_reorder_add_drift_refresh_destroy(
     assert f'+ [3]: "{ids[3]}"' in diff.stdout
     before = [sim.admin.task(t)["stop_requested_at"] for t in ids[:3]]
     project.pulumi("up", "--yes", "--skip-preview")
-    assert statuses(sim, ids) == ["TERMINATED"] * 4
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 4
     assert [sim.admin.task(t)["stop_requested_at"] for t in ids[:3]] == before
     assert sim.admin.counters()["batch_stop"] == 1
 
@@ -90,21 +86,21 @@ def test_lifecycle_preview_up_reorder_add_drift_refresh_destroy(
     assert f'~ [1]: "{ids[1]}" => "{ids[1]}"' in drift.stdout
     assert "running again" in drift.stdout + drift.stderr  # --diff prints messages on stderr
     project.pulumi("up", "--yes", "--skip-preview")
-    assert statuses(sim, ids) == ["TERMINATED"] * 4
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 4
 
     # and without a refresh: plain preview sees it, up converges, then nothing is left to do
     sim.admin.set_status(ids[2], "INCRMIGEATING")
     failing = project.pulumi("preview", "--expect-no-changes", check=False)
     assert failing.returncode != 0 and ids[2] in failing.stdout
     project.pulumi("up", "--yes")
-    assert statuses(sim, ids) == ["TERMINATED"] * 4
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 4
     project.pulumi("preview", "--expect-no-changes")
 
     # destroy leaves the tasks stopped
     sim.admin.reset_counters()
     destroy = project.pulumi("destroy", "--yes", "--skip-preview")
     assert "leaving 4 task(s) as they are" in destroy.stdout
-    assert statuses(sim, ids) == ["TERMINATED"] * 4
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 4
     assert sim.admin.counters().get("delete", 0) == 0
 
 
@@ -156,7 +152,7 @@ def test_ctrl_c_returns_promptly_and_leaves_no_plugin(
     assert "stop_requested" in output
     poll_until(plugin_processes, lambda found: found == [], timeout=15, what="no plugin left")
     # the stops keep going on the DCS side; a rerun continues from there
-    assert statuses(sim, stuck) == ["TERMINATING"] * 2
+    assert sim.admin.statuses(stuck) == ["TERMINATING"] * 2
 
 
 def test_import_of_stopped_tasks_generates_a_valid_program(
@@ -205,7 +201,7 @@ def test_no_credential_in_any_file_the_runs_wrote(
         project.pulumi("refresh", "--yes", "--skip-preview", *verbose),
         project.pulumi("destroy", "--yes", "--skip-preview", *verbose),
     ]
-    assert [sim.admin.task(t)["status"] for t in ids] == ["TERMINATED"] * 2
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 2
     secrets = [access_key, secret_key, token]
     for run in runs:
         assert not any(s in run.stdout or s in run.stderr for s in secrets)

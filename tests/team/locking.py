@@ -28,10 +28,6 @@ RACE_ROUNDS = 5
 liveness problem."""
 
 
-def statuses(sim: RunningSimulator, ids: list[str]) -> list[str]:
-    return [sim.admin.task(t)["status"] for t in ids]
-
-
 def start_up(project: PulumiProject) -> subprocess.Popen[str]:
     """``pulumi up`` of ``project`` in the background."""
     return subprocess.Popen(
@@ -66,7 +62,7 @@ def wait_for_stops(
     """Until an ``up`` has sent its stops (True: it is inside the update, holding the lock) or
     every run has ended (False)."""
     seen = poll_until(
-        lambda: (statuses(sim, ids), all(p.poll() is not None for p in runs)),
+        lambda: (sim.admin.statuses(ids), all(p.poll() is not None for p in runs)),
         lambda now: now[0] == ["TERMINATING"] * len(ids) or now[1],
         timeout=300,
         interval=0.05,
@@ -119,7 +115,7 @@ def race_two_ups(
         transcripts += [out for _, out in results]
         assert all(code != 0 and LOCKED in out for code, out in results), transcripts
         assert sim.admin.counters().get("batch_stop", 0) == 0
-        assert statuses(sim, ids) == ["INCRMIGEATING"] * 2
+        assert sim.admin.statuses(ids) == ["INCRMIGEATING"] * 2
         assert not locks_left()
     raise AssertionError(f"no winner in {RACE_ROUNDS} rounds:\n" + "\n---\n".join(transcripts))
 
@@ -133,4 +129,4 @@ def assert_exactly_one_won(
     assert len(winners) == 1, "\n---\n".join(out for _, out in results)
     assert all(LOCKED in out for out in losers), losers
     assert sim.admin.counters()["batch_stop"] == 1
-    assert statuses(sim, ids) == ["TERMINATED"] * 2
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 2

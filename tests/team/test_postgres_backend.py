@@ -31,7 +31,6 @@ from .locking import (
     never_stopping_tasks,
     race_two_ups,
     start_up,
-    statuses,
 )
 
 pytestmark = pytest.mark.e2e
@@ -71,11 +70,11 @@ def test_lifecycle_with_state_in_postgres(
     project = postgres_project(tmp_path, postgres, sim, "lifecycle_state", ids)
 
     preview = project.pulumi("preview")
-    assert "create" in preview.stdout and statuses(sim, ids) == ["INCRMIGEATING"] * 3
+    assert "create" in preview.stdout and sim.admin.statuses(ids) == ["INCRMIGEATING"] * 3
 
     up = project.pulumi("up", "--yes", "--skip-preview")
     assert "3/3 terminated" in up.stdout
-    assert statuses(sim, ids) == ["TERMINATED"] * 3
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 3
 
     # The state lives in PostgreSQL, not on disk: a checkpoint row holding our resource.
     keys = state_keys(postgres, "lifecycle_state")
@@ -95,7 +94,7 @@ def test_lifecycle_with_state_in_postgres(
 
     destroy = project.pulumi("destroy", "--yes", "--skip-preview")
     assert "leaving 3 task(s)" in destroy.stdout
-    assert statuses(sim, ids) == ["TERMINATED"] * 3
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 3
     latest = json.loads(stack_checkpoint(postgres, "lifecycle_state", "e2e"))
     assert not latest["checkpoint"]["latest"].get("resources")
 
@@ -139,7 +138,7 @@ def test_second_up_while_first_holds_the_lock_fails_and_state_stays_intact(
     assert postgres.url.split("@")[0].split(":")[-1] not in second_out  # password redacted
     assert sim.admin.counters()["batch_stop"] == 1  # only the first one reached the API
     assert not [k for k in state_keys(postgres, "lock_state") if "/locks/" in k]  # released
-    assert statuses(sim, ids) == ["TERMINATED"] * 2
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 2
     assert_state_intact(project, sim, ids)
 
 

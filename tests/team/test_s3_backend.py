@@ -31,7 +31,6 @@ from .locking import (
     never_stopping_tasks,
     race_two_ups,
     start_up,
-    statuses,
     wait_for_stops,
 )
 from .test_fleet import OTHER_AK, OTHER_SK, make_regions
@@ -85,11 +84,11 @@ def test_lifecycle_with_state_in_s3(
     project = s3_project(tmp_path, s3, sim, "lifecycle-state", ids)
 
     preview = project.pulumi("preview")
-    assert "create" in preview.stdout and statuses(sim, ids) == ["INCRMIGEATING"] * 3
+    assert "create" in preview.stdout and sim.admin.statuses(ids) == ["INCRMIGEATING"] * 3
 
     up = project.pulumi("up", "--yes", "--skip-preview")
     assert "3/3 terminated" in up.stdout
-    assert statuses(sim, ids) == ["TERMINATED"] * 3
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 3
 
     # The state lives in the bucket, not on disk: a checkpoint object holding our resource.
     keys = s3.keys("lifecycle-state")
@@ -106,7 +105,7 @@ def test_lifecycle_with_state_in_s3(
 
     destroy = project.pulumi("destroy", "--yes", "--skip-preview")
     assert "leaving 3 task(s)" in destroy.stdout
-    assert statuses(sim, ids) == ["TERMINATED"] * 3
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 3
     assert not latest_resources(s3, "lifecycle-state")
 
     # Every object ever written (checkpoints, their .bak, each update's history) is still there
@@ -135,7 +134,7 @@ def test_second_up_while_first_holds_the_lock_fails_and_state_stays_intact(
     assert s3.SECRET_KEY not in second_out and s3.ACCESS_KEY not in second_out
     assert sim.admin.counters()["batch_stop"] == 1  # only the first one reached the API
     assert not s3.keys("lock-state", ".pulumi/locks/")  # released
-    assert statuses(sim, ids) == ["TERMINATED"] * 2
+    assert sim.admin.statuses(ids) == ["TERMINATED"] * 2
     assert_state_intact(project, sim, ids)
 
 

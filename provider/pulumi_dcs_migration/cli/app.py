@@ -31,7 +31,11 @@ from ..errors import (
     InvalidTaskIdError,
     Problem,
 )
-from ..lifecycle import MAX_TIMEOUT_SECONDS
+from ..lifecycle import (
+    DEFAULT_SYNC_TIMEOUT_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    MAX_TIMEOUT_SECONDS,
+)
 from ..lifecycle import incomplete_message as _incomplete_message
 from ..models import MigrationTaskSummary, batches
 from ..redact import Scrubber, one_line, visible
@@ -446,7 +450,7 @@ def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: boo
     "--timeout",
     type=float,
     callback=_seconds,
-    default=1800.0,
+    default=DEFAULT_TIMEOUT_SECONDS,
     show_default=True,
     metavar="SECONDS",
     help="Give up after this long, waiting and every request included (tasks not stopped: exit 4).",
@@ -468,7 +472,7 @@ def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: boo
     "--sync-timeout",
     type=float,
     callback=_seconds,
-    default=600.0,
+    default=DEFAULT_SYNC_TIMEOUT_SECONDS,
     show_default=True,
     metavar="SECONDS",
     help="With --max-offset: how long to wait for a lagging task; one still lagging then is "

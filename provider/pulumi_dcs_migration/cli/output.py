@@ -84,28 +84,16 @@ def _table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[An
 # --- list ---------------------------------------------------------------------------------
 
 
-def summary_json(task: MigrationTaskSummary) -> dict[str, Any]:
-    """One list item as JSON (every field the API sent, passwords masked)."""
-    data: dict[str, Any] = mask_secrets(task.model_dump(mode="json"))
-    return data
-
-
 def print_tasks(tasks: Sequence[MigrationTaskSummary], as_json: bool) -> None:
     """The ``list`` result: a table (id, name, status, type, created) or a JSON array."""
     if as_json:
-        echo_json_array(summary_json(t) for t in tasks)
+        echo_json_array(t.model_dump(mode="json") for t in tasks)  # every field the API sent
         return
     rows = ((t.task_id, t.task_name, t.status, t.migration_type, t.created_at) for t in tasks)
     stdout_console().print(_table(None, ("id", "name", "status", "type", "created"), rows))
 
 
 # --- show ---------------------------------------------------------------------------------
-
-
-def task_json(task: MigrationTask) -> dict[str, Any]:
-    """The details of one task as JSON, passwords masked."""
-    data: dict[str, Any] = mask_secrets(task.model_dump(mode="json"))
-    return data
 
 
 def flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
@@ -124,7 +112,7 @@ def flatten(data: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 def print_task(task: MigrationTask, as_json: bool) -> None:
     """The ``show`` result: a field/value table or a JSON object."""
-    data = task_json(task)
+    data = mask_secrets(task.model_dump(mode="json"))
     if as_json:
         echo_json(data)
         return
@@ -139,14 +127,9 @@ def print_task(task: MigrationTask, as_json: bool) -> None:
 # --- stop / restart / delete ------------------------------------------------------------------
 
 
-def outcome_json(outcome: TaskOutcome) -> dict[str, Any]:
-    """One stop result: ``task_id, name, status, outcome, observed_at, detail, offset``."""
-    return outcome.as_dict()
-
-
 def print_outcomes(outcomes: Sequence[TaskOutcome], as_json: bool) -> None:
     """The ``stop`` result: one row per task, in the order given."""
-    rows = [outcome_json(o) for o in outcomes]
+    rows = [o.as_dict() for o in outcomes]
     if as_json:
         echo_json(rows)
         return

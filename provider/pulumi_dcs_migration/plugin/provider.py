@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi.provider.experimental import provider as p
-from pulumi.provider.experimental.property_value import PropertyValue
 
 from .. import lifecycle
 from ..engine import ProgressEvent, StopReport, TaskOutcome
@@ -150,17 +149,11 @@ class MigrationTasksProvider(p.Provider):
     async def check(self, request: p.CheckRequest) -> p.CheckResponse:
         """Validate and complete the inputs; with credentials, look every task up."""
         given = from_wire(request.new_inputs)
-        checked = lifecycle.check(given.values, self.ops.config, camel)
-        voice = self.voice(request.urn)
-        for warning in checked.warnings:
-            voice.warn(warning)
-        failures = list(checked.failures)
-        if checked.task_ids is not None:
-            failures += await asyncio.to_thread(
-                self.ops.preview_look, checked.inputs, checked.task_ids, voice
-            )
+        inputs, failures = await asyncio.to_thread(
+            self.ops.check, given.values, self.voice(request.urn)
+        )
         return p.CheckResponse(
-            inputs=to_wire(checked.inputs, given.secret),
+            inputs=to_wire(inputs, given.secret),
             failures=[p.CheckFailure(camel(f.property), f.message) for f in failures],
         )
 
@@ -223,12 +216,11 @@ class MigrationTasksProvider(p.Provider):
     def _refresh(
         self, request: p.ReadRequest, state: Mapping[str, Any], secret: frozenset[str]
     ) -> p.ReadResponse:
-        ids = list(dict.fromkeys(state["task_ids"]))
-        looks = self.ops.look(state, ids, self.voice(request.urn))
+        refreshed = self.ops.refresh(state, self.voice(request.urn))
         inputs = from_wire(request.inputs).values or lifecycle.inputs_of(state)
         return p.ReadResponse(
             request.resource_id,
-            to_wire(lifecycle.after_read(state, looks), secret),
+            to_wire(refreshed, secret),
             to_wire(inputs, secret),
         )
 
@@ -280,11 +272,6 @@ def detailed_diff(
     for name in plan.options:
         diff[camel(name)] = p.PropertyDiff(p.PropertyDiffKind.UPDATE, True)
     return diff
-
-
-def config_defaults() -> dict[str, PropertyValue]:
-    """Nothing: every config key is optional (the environment is the last layer)."""
-    return {}
 
 
 __all__ = [
