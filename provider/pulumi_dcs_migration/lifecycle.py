@@ -25,7 +25,7 @@ from .decisions import GOOD_OUTCOMES, Outcome
 from .engine import StopOptions, StopReport, TaskOutcome, describe
 from .errors import ConfigurationError
 from .models import TASK_ID_SHAPE, Phase, is_valid_task_id, phase_of
-from .redact import shown
+from .redact import one_line, shown
 from .settings import Layer, Location, parse_bool, positive_seconds, resolve_location
 
 Spell = Callable[[str], str]
@@ -654,9 +654,12 @@ def incomplete(report: StopReport, inputs: Mapping[str, Any]) -> list[TaskOutcom
 def incomplete_message(
     failed: Sequence[TaskOutcome], total: int, advice: Mapping[Outcome, str]
 ) -> str:
-    """The failure text: every task not stopped with its status, then what to do."""
+    """The failure text: every task not stopped with its status, then what to do.
+
+    What the server wrote (names, statuses, error texts) stays on its task's line, escaped, so
+    that it can fake no line of its own in any front end's error."""
     lines = [f"{len(failed)} of {total} task(s) are not stopped:"]
-    lines += [f"  - {describe(o)}" for o in failed]
+    lines += [f"  - {one_line(describe(o))}" for o in failed]
     kinds = {o.outcome for o in failed}
     todo = [text for outcome, text in advice.items() if outcome in kinds]
     if todo:

@@ -385,7 +385,7 @@ def _verify(layers: tuple[Layer, ...]) -> bool | str:
 def _ca_bundle(path: str, where: str) -> str:
     if not os.path.isfile(path):
         raise ConfigurationError(
-            f"{where}: CA bundle {path!r} is not a readable file", setting=where
+            f"{where}: CA bundle {path!r} is not a readable file", setting="ca_bundle"
         )
     try:
         ssl.create_default_context(cafile=path)
@@ -406,7 +406,7 @@ def parse_bool(value: Any, where: str, setting: str | None = None) -> bool:
     if text in ("false", "0", "no", "off", ""):
         return False
     raise ConfigurationError(
-        f"{where} must be true or false, not {str(value)[:40]!r}", setting=where
+        f"{where} must be true or false, not {str(value)[:40]!r}", setting=setting or where
     )
 
 

@@ -317,6 +317,18 @@ def test_delete_refused_by_the_api_exits_3(simulator: RunningSimulator) -> None:
     assert result.code == 3 and "DCS.4026" in result.err
 
 
+def test_delete_refused_gets_the_same_advice_as_every_command(
+    simulator: RunningSimulator,
+) -> None:
+    ids = simulator.admin.create_tasks(1, status="TERMINATED")
+    wrong = "not-the-right-secret-key-123456"
+    result = run(simulator, "delete", *ids, "--yes", env=sim_env(simulator, HW_SECRET_KEY=wrong))
+    assert result.code == 3 and "APIGW.0301" in result.err
+    assert "HW_SECRET_KEY" in result.err  # the command line's own advice, as for stop
+    assert wrong not in result.err + result.out
+    assert not simulator.admin.task(ids[0])["deleted"]
+
+
 def test_ctrl_c_exits_130_with_one_line(simulator: RunningSimulator) -> None:
     stuck = simulator.admin.create_tasks(1, stop_delay="never")
     proc = subprocess.Popen(

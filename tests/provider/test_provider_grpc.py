@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -172,5 +173,28 @@ def test_wrong_credentials_fail_with_a_clear_401(simulator: RunningSimulator) ->
         _, failures = proc.check({"task_ids": simulator.admin.create_tasks(1)})
         assert failures and "401" in failures[0][1] and "APIGW.0301" in failures[0][1]
         assert "not-the-secret" not in failures[0][1]
+    finally:
+        proc.close()
+
+
+def test_a_missing_ca_bundle_fails_check_naming_it(
+    simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-ca.pem"
+    proc = ProviderProcess({"HW_ACCESS_KEY": "", "HW_SECRET_KEY": ""})
+    cfg = simulator.config
+    proc.configure(
+        {
+            "dcs:accessKey": cfg.access_key,
+            "dcs:secretKey": cfg.secret_key,
+            "dcs:endpoint": simulator.url,
+            "dcs:projectId": cfg.project_id,
+            "dcs:caBundle": str(missing),
+        }
+    )
+    try:
+        _, failures = proc.check({"task_ids": simulator.admin.create_tasks(1)})
+        assert failures, "preview passed although no request could be made"
+        assert "dcs:caBundle" in failures[0][1] and str(missing) in failures[0][1]
     finally:
         proc.close()

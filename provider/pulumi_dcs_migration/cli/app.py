@@ -8,7 +8,6 @@ unexpected error.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import importlib
 import os
@@ -195,8 +194,13 @@ class DcsGroup(click.Group):
             if code is ExitCode.UNEXPECTED and os.environ.get("DCS_MIGRATION_TRACEBACK"):
                 raise
             options = ctx.obj if isinstance(ctx.obj, GlobalOptions) else GlobalOptions()
-            message = options.scrub(_message(exc, code, options.verbose))
-            raise cli_error(message, code) from None
+            raise as_cli_error(exc, options) from None
+
+
+def as_cli_error(exc: BaseException, options: GlobalOptions, suffix: str = "") -> CliError:
+    """``exc`` as this command line says it (advice, ``-v``, no secret), with its exit code."""
+    code = error_exit_code(exc)
+    return cli_error(options.scrub(_message(exc, code, options.verbose) + suffix), code)
 
 
 def _message(exc: BaseException, code: ExitCode, verbose: bool = False) -> str:
@@ -534,20 +538,8 @@ _ADVICE: dict[Outcome, str] = {
 
 
 def incomplete_message(failed: Sequence[TaskOutcome], total: int) -> str:
-    """The exit-4 message: each task not stopped, with its status, then what to do.
-
-    What the server wrote (names, statuses, error texts) is shown on one line per task.
-    """
-    return _incomplete_message([_one_line(o) for o in failed], total, _ADVICE)
-
-
-def _one_line(outcome: TaskOutcome) -> TaskOutcome:
-    return dataclasses.replace(
-        outcome,
-        name=one_line(outcome.name) if outcome.name else outcome.name,
-        status=one_line(outcome.status) if outcome.status else outcome.status,
-        detail=one_line(outcome.detail) if outcome.detail else outcome.detail,
-    )
+    """The exit-4 message: each task not stopped, with its status, then what to do."""
+    return _incomplete_message(failed, total, _ADVICE)
 
 
 # --- restart / delete -------------------------------------------------------------------------
@@ -592,26 +584,18 @@ def delete_command(
     if not yes:
         raise click.UsageError(f"refusing to delete {len(ids)} task record(s) without --yes")
     deleted: list[str] = []
-    at = deadline_in(timeout)
-    with opts.client() as client, client.deadline(at):
+    failure: DcsError | None = None
+    with opts.client() as client, client.deadline(deadline_in(timeout)):
         try:
             for chunk in batches(ids):
                 deleted += client.delete_tasks(chunk) or chunk
         except DcsError as exc:
-            _report_partial_delete(deleted, as_json)
-            raise ApiFailure(_partial_message(exc, deleted)) from None
-    output.print_rows("delete", [{"task_id": t, "result": "deleted"} for t in deleted], as_json)
-
-
-def _report_partial_delete(deleted: list[str], as_json: bool) -> None:
-    if deleted:
-        rows = [{"task_id": t, "result": "deleted"} for t in deleted]
-        output.print_rows("delete", rows, as_json)
-
-
-def _partial_message(exc: DcsError, deleted: list[str]) -> str:
-    done = f" ({len(deleted)} record(s) were deleted before this, listed on stdout)"
-    return str(exc) + (done if deleted else "")
+            failure = exc  # what was deleted before it is still listed
+    if failure is None or deleted:
+        output.print_rows("delete", [{"task_id": t, "result": "deleted"} for t in deleted], as_json)
+    if failure is not None:
+        done = f" ({len(deleted)} record(s) were deleted before this, listed on stdout)"
+        raise as_cli_error(failure, opts, done if deleted else "") from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
