@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 LOCK    = requirements/dev.txt
 
-.PHONY: setup pulumi-cli hosts node plugin sdk services test check lint format unit demo bench bench-preview bench-guard bench-fleet bench-throttle soak lock clean
+.PHONY: setup pulumi-cli hosts node plugin sdk services test check lint format unit demo bench bench-preview bench-guard bench-fleet bench-throttle bench-policy soak lock clean
 
 setup: $(STAMP) pulumi-cli hosts node plugin
 
@@ -89,6 +89,11 @@ bench-fleet: setup services
 # 16 stacks x 100 tasks in one project against a gateway throttling at 20 requests/s (issue 14).
 bench-throttle: setup
 	$(PY) bench/throttle.py
+
+# The request-policy targets of issue 21 side by side: 8 operators x 60 tasks in one project
+# against a 4 requests/s gateway; 1, 10 and 1,000 tasks against the official SDK's naive loop.
+bench-policy: setup
+	$(PY) bench/policy.py
 
 soak: setup
 	$(PY) bench/soak.py

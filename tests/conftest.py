@@ -1,43 +1,48 @@
-"""Shared fixtures: in-process DCS simulators (on real or virtual time), stopped at teardown."""
+"""Shared fixtures: in-process DCS simulators (on real or virtual time), stopped at teardown;
+a self-signed TLS certificate."""
 
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
 from dcs_simulator import RunningSimulator, SimulatorConfig, start_simulator
 from dcs_simulator.testing import VirtualClock
 
-SimulatorFactory = Callable[..., RunningSimulator]
 
+class SimulatorFactory(Protocol):
+    """The ``simulator_factory`` fixture: ``simulator_factory(clock=None, **config)``, ``config``
+    being :class:`~dcs_simulator.SimulatorConfig`'s keyword arguments."""
 
-def _simulators(clock: Callable[[], float], **defaults: Any) -> Iterator[SimulatorFactory]:
-    """A factory of simulators on ``clock``, ``defaults`` under each call's keyword arguments;
-    every simulator it started stops when the generator resumes."""
-    started: list[RunningSimulator] = []
-
-    def start(**kwargs: Any) -> RunningSimulator:
-        sim = start_simulator(SimulatorConfig(**{**defaults, **kwargs}), clock=clock)
-        started.append(sim)
-        return sim
-
-    yield start
-    for sim in started:
-        sim.stop()
+    def __call__(self, *, clock: VirtualClock | None = None, **config: Any) -> RunningSimulator: ...
 
 
 @pytest.fixture
 def simulator_factory() -> Iterator[SimulatorFactory]:
     """Start simulators from ``SimulatorConfig`` keyword arguments; all stop at teardown.
 
-    ``stop_delay`` defaults to 0.05 s so lifecycle tests stay fast.
+    On real time, ``stop_delay`` defaults to 0.05 s so that lifecycle tests stay fast. With
+    ``clock=virtual_clock`` a simulator runs on that :class:`VirtualClock` and the config's own
+    defaults: anything time-dependent (stop delays, throttle refill, lag) is deterministic, as
+    time moves only when someone sleeps on the clock.
     """
-    yield from _simulators(time.time, stop_delay=0.05)
+    started: list[RunningSimulator] = []
+
+    def start(*, clock: VirtualClock | None = None, **config: Any) -> RunningSimulator:
+        if clock is None:
+            sim = start_simulator(SimulatorConfig(**{"stop_delay": 0.05, **config}))
+        else:
+            sim = start_simulator(SimulatorConfig(**config), clock=clock.now)
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
 
 
 @pytest.fixture
@@ -48,15 +53,8 @@ def simulator(simulator_factory: SimulatorFactory) -> RunningSimulator:
 
 @pytest.fixture
 def virtual_clock() -> VirtualClock:
-    """The clock of :func:`virtual_simulator_factory`'s simulators: moves only by ``sleep``."""
+    """A clock that moves only by ``sleep``: ``simulator_factory(clock=virtual_clock)``."""
     return VirtualClock()
-
-
-@pytest.fixture
-def virtual_simulator_factory(virtual_clock: VirtualClock) -> Iterator[SimulatorFactory]:
-    """Like :func:`simulator_factory`, on ``virtual_clock``: anything time-dependent (stop
-    delays, throttle refill) is deterministic, as time moves only when someone sleeps on it."""
-    yield from _simulators(virtual_clock.now)
 
 
 @pytest.fixture(scope="session")

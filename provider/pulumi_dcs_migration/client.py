@@ -1,21 +1,15 @@
-"""``DcsClient``: one method per DCS migration-task call, with pagination, retries and errors.
+"""``DcsClient``: one method per DCS migration-task call, with pagination and typed errors.
 
-It knows nothing about waiting (that is :mod:`.engine`). Retries use stamina: 429 (honouring
-``Retry-After``), 5xx and connection failures are retried with exponential backoff and jitter,
-bounded in attempts and time; other 4xx never are. Inside a deadline, a 429 is retried until the
-deadline (it says "later", not "no"); the attempts bound the other failures. Every request has a
-timeout. Task ids are validated before they are put into a URL path.
-
-A client made from settings takes every request's turn from the :class:`~.budget.RequestBudget`
-of its endpoint and project (adaptive to 429s, shared by every such client of the process and
-by this user's other processes on the machine; stops before looks); :meth:`DcsClient.pace`
-tells a poller when a look could be served.
+It knows nothing about waiting for tasks (that is :mod:`.engine`), and nothing about when to
+send or resend a request: every call runs under the client's :class:`~.policy.RequestPolicy`
+(retries, the deadline, the rate limit). Task ids are validated before they are put into a URL
+path.
 
 The server is not trusted:
 
 * a deadline (:meth:`DcsClient.deadline`) bounds everything done inside it, retries, waits for
-  ``Retry-After``, list paging and every socket read (a server trickling one byte at a time
-  cannot hold a call past it);
+  ``Retry-After``, list paging and every socket read (:mod:`.transport`: a server trickling one
+  byte at a time cannot hold a call past it);
 * an answer is refused, not buffered, beyond :data:`MAX_RESPONSE_BYTES` or
   :data:`MAX_JSON_VALUES`, or nested deeper than :data:`MAX_JSON_DEPTH`; a listing stops at
   :data:`MAX_LIST_PAGES` pages, or when a page brings no new task (``count`` is a hint);
@@ -29,38 +23,27 @@ The server is not trusted:
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import email.utils
 import json
 import logging
-import math
-import random
 import ssl
-import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import httpcore
 import httpx
-import stamina
-import stamina.instrumentation
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
-from .auth import parse_sdk_date
-from .budget import Grant, Priority, RequestBudget, shared_budget
+from .auth import MAX_CLOCK_SKEW, parse_sdk_date
+from .clock import SYSTEM_CLOCK, Clock
 from .errors import (
     AuthenticationError,
     DcsApiError,
-    DcsError,
     DcsProtocolError,
     DcsTransportError,
-    DeadlineExceeded,
     InvalidTaskIdError,
-    ServerError,
     ThrottledError,
     api_error_class,
 )
@@ -68,22 +51,20 @@ from .models import (
     MAX_PAGE_SIZE,
     BatchItemResult,
     BatchResultResponse,
-    ConfigureOnlineTaskBody,
-    CreateOnlineTaskBody,
-    CreateOnlineTaskResponse,
-    CreateTaskBody,
     DeleteTasksBody,
     ListMigrationTasksResponse,
     MigrationTask,
     MigrationTaskStats,
     MigrationTaskSummary,
-    TaskCreatedResponse,
     TaskStatusPage,
     is_valid_task_id,
     parse_error_body,
 )
+from .policy import Deadline, RequestPolicy, RetryPolicy
+from .ratelimit import Priority, RateLimiter, shared_limiter
 from .redact import Scrubber
 from .settings import ConnectionSettings, validate_endpoint, validate_project_id
+from .transport import DeadlineTransport, environment_proxy
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _log = logging.getLogger("pulumi_dcs_migration")
@@ -92,7 +73,9 @@ INSECURE_WARNING = (
     "and change these requests. Use a CA bundle (HW_DCS_CA_BUNDLE) instead."
 )
 
-CLOCK_SKEW_WARNING = 5 * 60  # seconds; the gateway refuses signatures beyond 15 minutes
+CLOCK_SKEW_WARNING = (
+    MAX_CLOCK_SKEW.total_seconds() / 3
+)  # a skew worth naming in a 401, before it is refused
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per request; retries add their own bound
 MAX_ERROR_TEXT = 2000  # characters of a non-JSON error body kept in a message
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error answer read at all (the rest is dropped)
@@ -109,239 +92,6 @@ MAX_JSON_DEPTH = 32  # nesting of arrays and objects; the API's answers nest 4 d
 MAX_LIST_PAGES = 30  # 30,000 tasks at 1,000 a page
 MAX_LIST_BYTES = 32 * 1024 * 1024
 MAX_LIST_VALUES = 1_500_000
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to retry a failed request (see module docstring for what is retried)."""
-
-    attempts: int = 6
-    timeout: float = 120.0  # total seconds across all attempts of one call
-    wait_initial: float = 0.25
-    wait_max: float = 15.0
-    wait_jitter: float = 1.0
-    max_retry_after: float = 60.0  # a larger Retry-After is capped
-
-
-def describe_retry(details: stamina.instrumentation.RetryDetails) -> str:
-    """A readable line about one scheduled retry (stamina's default log record says nothing)."""
-    cause = details.caused_by
-    reason = f"HTTP {cause.status_code}" if isinstance(cause, DcsApiError) else type(cause).__name__
-    return f"retrying a DCS call in {details.wait_for:.1f}s (attempt {details.retry_num + 1}) after {reason}"
-
-
-def print_retries_to_stderr() -> None:
-    """Make every retry of this process one readable stderr line (front ends call this)."""
-    stamina.instrumentation.set_on_retry_hooks(
-        [lambda details: print(describe_retry(details), file=sys.stderr, flush=True)]
-    )
-
-
-@dataclass
-class CallBudget:
-    """The time one call may take: until ``at`` (``time.monotonic()``), or unbounded (``None``).
-
-    ``cut`` says why a retry was not made because it could not finish in time.
-    """
-
-    at: float | None = None
-    started: float = field(default_factory=time.monotonic)
-    cut: str | None = None
-
-    @property
-    def seconds(self) -> float:
-        """The time the call had when it started."""
-        return math.inf if self.at is None else self.at - self.started
-
-    def left(self) -> float:
-        """Seconds until the deadline (``inf`` without one; zero or less once it passed)."""
-        return math.inf if self.at is None else self.at - time.monotonic()
-
-
-def retry_backoff(
-    policy: RetryPolicy, *, idempotent: bool, budget: CallBudget | None = None
-) -> Any:
-    """A stamina backoff hook: ``False`` = don't retry, ``True`` = usual backoff, a number = wait.
-
-    With a ``budget`` that has a deadline, every retry's wait is a number, and a retry whose wait
-    would reach the deadline (a ``Retry-After: 60`` with 3 seconds left) is not made: the call
-    ends at once and ``budget.cut`` says why. There, ``policy.attempts`` bounds the failures other
-    than 429 only: a throttled request is retried for as long as the deadline allows.
-    """
-    retries = 0
-    others = 0  # failures other than 429 so far
-
-    def decide(exc: Exception) -> bool | float:
-        if isinstance(exc, ThrottledError):
-            if exc.retry_after is not None:
-                return min(max(exc.retry_after, 0.0), policy.max_retry_after)
-            return True
-        if isinstance(exc, ServerError):
-            return idempotent
-        if _certificate_refused(exc):
-            return False  # a certificate that fails verification fails again: say so now
-        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-            return True  # the request never left: always safe to send again
-        if isinstance(exc, httpx.TransportError):
-            return idempotent  # it may have been processed; only resend what is safe to repeat
-        return False
-
-    def hook(exc: Exception) -> bool | float:
-        nonlocal retries, others
-        decision = decide(exc)
-        if decision is False or budget is None or budget.at is None:
-            return decision
-        if not isinstance(exc, ThrottledError):
-            others += 1
-            if others >= policy.attempts:
-                return False
-        retries += 1
-        wait = _backoff(policy, retries) if decision is True else float(decision)
-        left = budget.left()
-        if isinstance(exc, ThrottledError) and decision is not True and wait < left:
-            # Retried until the deadline: a Retry-After shorter than the backoff (0 from a
-            # hostile server) must not turn into a tight loop; the backoff only as far as fits.
-            wait = max(wait, min(_backoff(policy, retries), left / 2))
-        if wait >= left:
-            budget.cut = _why_cut(exc, wait, left)
-            return False
-        return wait
-
-    return hook
-
-
-def _certificate_refused(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) is a failed TLS certificate verification."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
-
-
-def _backoff(policy: RetryPolicy, retry: int) -> float:
-    """stamina's exponential backoff with jitter, computed here to compare it with the time left."""
-    jitter = random.uniform(0, policy.wait_jitter) if policy.wait_jitter else 0.0
-    try:
-        return min(policy.wait_max, policy.wait_initial * 2.0 ** (retry - 1) + jitter)
-    except OverflowError:
-        return policy.wait_max
-
-
-def _why_cut(exc: Exception, wait: float, left: float) -> str:
-    """Why a failed attempt was not retried: the retry could not end before the deadline."""
-    if left <= 0 and isinstance(exc, httpx.TimeoutException):
-        return "the answer did not arrive in time"
-    if isinstance(exc, ThrottledError) and exc.retry_after is not None:
-        return (
-            f"the API answered HTTP 429 and asked to retry after {exc.retry_after:g}s, "
-            f"more than the {max(left, 0.0):.1f}s left"
-        )
-    reason = f"HTTP {exc.status_code}" if isinstance(exc, DcsApiError) else type(exc).__name__
-    return f"{reason}, and a retry in {wait:.1f}s would not end before the deadline"
-
-
-# --- the deadline of every socket operation ---------------------------------------------------
-
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "dcs_deadline", default=None
-)
-"""The deadline (``time.monotonic()``) of the request this thread is sending, if any."""
-
-
-def _capped(timeout: float | None, error: type[Exception]) -> float | None:
-    """``timeout`` shortened to the time left before the current deadline; raises once past it."""
-    at = _DEADLINE.get()
-    if at is None:
-        return timeout
-    left = at - time.monotonic()
-    if left <= 0:
-        raise error("the deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read, write and TLS handshake ends by the deadline."""
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _capped(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _capped(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(
-            ssl_context, server_hostname, _capped(timeout, httpcore.ConnectTimeout)
-        )
-        return _DeadlineStream(inner)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's network backend, its connections bounded by the deadline (:data:`_DEADLINE`)."""
-
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(
-            host, port, _capped(timeout, httpcore.ConnectTimeout), local_address, socket_options
-        )
-        return _DeadlineStream(stream)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_unix_socket(
-            path, _capped(timeout, httpcore.ConnectTimeout), socket_options
-        )
-        return _DeadlineStream(stream)
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def _bound_by_deadline(http: httpx.Client) -> None:
-    """Make every socket operation of ``http`` end by the calling request's deadline.
-
-    httpx's timeouts bound each read, not a whole answer: a server sending a byte a second (in
-    its headers or its body) holds a request for as long as it likes. This wraps the network
-    backend of each connection pool of the client (the default one and the proxies' from the
-    environment); httpx 0.28 / httpcore 1.x keep it in ``_pool._network_backend``. Should that
-    ever move, the per-request timeouts capped at the time left and the clock checks between
-    body chunks still apply (and tests/hostile notices).
-    """
-    transports = [getattr(http, "_transport", None), *getattr(http, "_mounts", {}).values()]
-    for transport in transports:
-        pool: Any = getattr(transport, "_pool", None)
-        backend = getattr(pool, "_network_backend", None)
-        if isinstance(backend, httpcore.NetworkBackend) and not isinstance(
-            backend, _DeadlineBackend
-        ):
-            pool._network_backend = _DeadlineBackend(backend)
 
 
 @dataclass
@@ -404,40 +154,50 @@ class DcsClient:
         secrets: Sequence[str] = (),
         max_connections: int = 16,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
-        budget: RequestBudget | None = None,
+        limiter: RateLimiter | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.endpoint = validate_endpoint(endpoint)
         self.project_id = validate_project_id(project_id)
-        self.retry = retry or RetryPolicy()
-        # Every request takes its turn from ``budget`` (from_settings: the process's shared one);
-        # without one, requests are not paced (only a 429's Retry-After is waited for).
-        self.budget = budget
+        # Every call runs under this policy; without a limiter (from_settings gives the shared
+        # one), requests are not paced (only a 429's Retry-After is waited for).
+        self.policy = RequestPolicy(retry, limiter, clock=clock)
         self.max_response_bytes = max_response_bytes
         if verify is False:
             _log.warning(INSECURE_WARNING, self.endpoint)
         self._scrub = Scrubber(secrets)
         self._deadline: float | None = None
+        url = httpx.URL(self.endpoint)
+        limits = httpx.Limits(max_connections=max_connections)
+        if transport is None:
+            context = (
+                ssl.create_default_context(cafile=verify)
+                if isinstance(verify, str)
+                else httpx.create_ssl_context(verify=verify)
+            )
+            self._transport: DeadlineTransport | None = DeadlineTransport(
+                clock=clock, ssl_context=context, limits=limits, proxy=environment_proxy(url)
+            )
+        else:
+            self._transport = None  # a test's transport: nothing to bound
         self._http = httpx.Client(
             base_url=f"{self.endpoint}/v2/{self.project_id}",
             auth=auth,
             timeout=timeout,
-            transport=transport,
-            verify=ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify,
-            limits=httpx.Limits(max_connections=max_connections),
+            transport=self._transport or transport,
             headers={"User-Agent": f"pulumi-dcs-migration/{__version__}"},
             follow_redirects=False,  # a redirect would carry signed requests elsewhere
-            trust_env=httpx.URL(self.endpoint).scheme == "https",
+            trust_env=False,  # the transport reads the proxy from the environment itself
         )
-        _bound_by_deadline(self._http)
 
     @classmethod
     def from_settings(cls, settings: ConnectionSettings, **kwargs: Any) -> DcsClient:
         """A client for resolved :class:`~.settings.ConnectionSettings`, taking its turns from
-        the process's request budget of that endpoint and project (:func:`~.budget.shared_budget`)."""
+        the rate limit of that endpoint and project (:func:`~.ratelimit.shared_limiter`)."""
         creds = settings.credentials
         kwargs.setdefault("verify", settings.verify)
-        if "budget" not in kwargs:
-            kwargs["budget"] = shared_budget(
+        if "limiter" not in kwargs:
+            kwargs["limiter"] = shared_limiter(
                 settings.endpoint, settings.project_id, settings.max_requests_per_second
             )
         return cls(
@@ -463,7 +223,7 @@ class DcsClient:
 
     @contextlib.contextmanager
     def deadline(self, at: float | None) -> Iterator[None]:
-        """Bound every call made inside the block by ``at`` (a ``time.monotonic()`` instant).
+        """Bound every call made inside the block by ``at`` (an instant on the client's clock).
 
         Retries, ``Retry-After`` waits, list paging and every socket read end by then; a call
         that cannot answer in time raises :class:`~.errors.DeadlineExceeded` (a retry that
@@ -480,12 +240,9 @@ class DcsClient:
             self._deadline = before
 
     def pace(self, requests: int, interval: float) -> float:
-        """Seconds from now to a poller's next look of ``requests`` requests: ``interval``, or
-        longer when the request budget could not serve the look sooner (see
-        :meth:`~.budget.RequestBudget.pace`). Without a budget, ``interval``."""
-        if self.budget is None:
-            return interval
-        return self.budget.pace(requests, interval)
+        """Seconds from now to a poller's next poll of ``requests`` requests: ``interval``, or
+        longer when the rate limit could not serve it sooner (:meth:`~.policy.RequestPolicy.pace`)."""
+        return self.policy.pace(requests, interval)
 
     # --- calls --------------------------------------------------------------------------
 
@@ -573,11 +330,6 @@ class DcsClient:
         _check_batch_shape("batch stop", data)
         return self._parse("batch stop", data, BatchResultResponse).migration_tasks
 
-    def stop_task(self, task_id: str) -> MigrationTask:
-        """``POST /migration-task/{id}/stop``; the answer usually reads ``TERMINATING``."""
-        data = self._call("stop task", "POST", f"/migration-task/{_task_path(task_id)}/stop")
-        return self._parse("stop task", data, MigrationTask)
-
     def batch_restart(self, task_ids: Sequence[str]) -> list[BatchItemResult]:
         """``POST /migration-tasks/batch-restart`` (online tasks; at most 50 per call)."""
         body = {"migration_tasks": _check_ids(task_ids)}
@@ -590,41 +342,6 @@ class DcsClient:
         body = {"task_id_list": _check_ids(task_ids)}
         data = self._call("delete tasks", "DELETE", "/migration-tasks/delete", json_body=body)
         return self._parse("delete tasks", data, DeleteTasksBody).task_id_list
-
-    def create_online_task(self, body: CreateOnlineTaskBody) -> str:
-        """Step 1 of an online migration; returns the new task id."""
-        data = self._call(
-            "create online task",
-            "POST",
-            "/migration/instance",
-            json_body=body.model_dump(exclude_none=True),
-            idempotent=False,
-        )
-        return self._parse("create online task", data, CreateOnlineTaskResponse).instance_id
-
-    def configure_online_task(
-        self, task_id: str, body: ConfigureOnlineTaskBody
-    ) -> TaskCreatedResponse:
-        """Step 2 of an online migration: source, target and method."""
-        data = self._call(
-            "configure online task",
-            "POST",
-            f"/migration/{_task_path(task_id)}/task",
-            json_body=body.model_dump(exclude_none=True),
-            idempotent=False,
-        )
-        return self._parse("configure online task", data, TaskCreatedResponse)
-
-    def create_task(self, body: CreateTaskBody) -> TaskCreatedResponse:
-        """``POST /migration-task``: a backup import or a one-step online migration."""
-        data = self._call(
-            "create task",
-            "POST",
-            "/migration-task",
-            json_body=body.model_dump(exclude_none=True),
-            idempotent=False,
-        )
-        return self._parse("create task", data, TaskCreatedResponse)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -639,84 +356,30 @@ class DcsClient:
         idempotent: bool = True,
         allowance: _Allowance | None = None,
     ) -> Any:
-        policy = self.retry
-        budget = CallBudget(self._deadline)
-        if budget.left() <= 0:
-            raise DeadlineExceeded(operation, 0.0)
         content = None
         headers = {"Content-Type": "application/json"}
         if json_body is not None:
             content = json.dumps(json_body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json;charset=UTF-8"
-        # Inside a deadline the deadline bounds the retries (and the hook the non-429 attempts).
-        bounded = budget.at is None
-        priority = Priority.LOOK if method == "GET" else Priority.ACT
-        try:
-            for attempt in stamina.retry_context(
-                on=retry_backoff(policy, idempotent=idempotent, budget=budget),
-                attempts=policy.attempts if bounded else None,
-                timeout=policy.timeout if bounded else None,
-                wait_initial=policy.wait_initial,
-                wait_max=policy.wait_max,
-                wait_jitter=policy.wait_jitter,
-            ):
-                with attempt:
-                    grant = self._take_turn(operation, priority, budget)
-                    try:
-                        result = self._send_once(
-                            operation, method, path, params, content, headers, budget, allowance
-                        )
-                    except ThrottledError as exc:
-                        self._throttled(grant, exc)
-                        raise
-                    if grant is not None and self.budget is not None:
-                        self.budget.succeeded(grant)
-                    return result
-        except (DcsError, httpx.TransportError) as exc:
-            raise self._failure(operation, exc, budget) from None
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _take_turn(self, operation: str, priority: Priority, budget: CallBudget) -> Grant | None:
-        """This attempt's turn from the request budget (``None`` without one); raises
-        :class:`~.errors.DeadlineExceeded` when the turn could not come before the deadline."""
-        if self.budget is None:
-            return None
-        grant = self.budget.acquire(priority, None if budget.at is None else budget.left())
-        if grant is None:
-            raise DeadlineExceeded(
-                operation,
-                budget.seconds,
-                "its turn in the request budget (the requests-per-second ceiling, lower while "
-                "the API throttles) would come after the deadline",
+        def send(deadline: Deadline) -> Any:
+            return self._send_once(
+                operation, method, path, params, content, headers, deadline, allowance
             )
-        return grant
 
-    def _throttled(self, grant: Grant | None, exc: ThrottledError) -> None:
-        """Tell the budget: every request of the process waits out the Retry-After (capped)."""
-        if grant is None or self.budget is None:
-            return
-        after = exc.retry_after
-        self.budget.throttled(
-            grant, None if after is None else min(after, self.retry.max_retry_after)
-        )
-
-    def _failure(
-        self, operation: str, exc: DcsError | httpx.TransportError, budget: CallBudget
-    ) -> DcsError:
-        """The error a failed call raises, once retries are over."""
-        if isinstance(exc, DeadlineExceeded):
-            return exc
-        if budget.cut is not None:
-            return DeadlineExceeded(operation, budget.seconds, budget.cut)
-        if isinstance(exc, DcsError):
-            return exc
-        if budget.left() <= 0:
-            return DeadlineExceeded(operation, budget.seconds, "the answer did not arrive in time")
-        if isinstance(exc, httpx.TimeoutException):
-            return DcsTransportError(operation, f"timed out: {type(exc).__name__}")
-        return DcsTransportError(
-            operation, self._scrub(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_TEXT]
-        )
+        try:
+            return self.policy.call(
+                operation,
+                send,
+                deadline=self._deadline,
+                idempotent=idempotent,
+                priority=Priority.READ if method == "GET" else Priority.WRITE,
+            )
+        except httpx.TimeoutException as exc:
+            raise DcsTransportError(operation, f"timed out: {type(exc).__name__}") from None
+        except httpx.TransportError as exc:
+            detail = self._scrub(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_TEXT]
+            raise DcsTransportError(operation, detail) from None
 
     def _send_once(
         self,
@@ -726,12 +389,12 @@ class DcsClient:
         params: dict[str, Any] | None,
         content: bytes | None,
         headers: dict[str, str],
-        budget: CallBudget,
+        deadline: Deadline,
         allowance: _Allowance | None,
     ) -> Any:
-        left = budget.left()
+        left = deadline.left()
         if left <= 0:
-            raise DeadlineExceeded(operation, budget.seconds)
+            raise deadline.exceeded(operation)
         request = self._http.build_request(
             method,
             path,
@@ -740,15 +403,17 @@ class DcsClient:
             headers=headers,
             timeout=self._timeout_within(left),
         )
-        token = _DEADLINE.set(budget.at)
-        try:
+        bounded = self._transport.bounded if self._transport is not None else _unbounded
+        with bounded(deadline.at):
             response = self._http.send(request, stream=True)
             try:
                 status = response.status_code
                 if 300 <= status < 400 or status < 200:
                     raise self._unexpected_status(operation, response)
                 if status >= 400:
-                    body = self._read_limited(operation, response, budget, MAX_ERROR_BODY, cut=True)
+                    body = self._read_limited(
+                        operation, response, deadline, MAX_ERROR_BODY, cut=True
+                    )
                     raise self._api_error(operation, response, body)
                 limit, what = self.max_response_bytes, ""
                 if allowance is not None:
@@ -759,11 +424,9 @@ class DcsClient:
                         allowance.max_bytes,
                         verb="is larger than",
                     )
-                body = self._read_limited(operation, response, budget, limit, what=what)
+                body = self._read_limited(operation, response, deadline, limit, what=what)
             finally:
                 response.close()
-        finally:
-            _DEADLINE.reset(token)
         if allowance is not None:
             allowance.used_bytes += len(body)
         if status == 204 or not body or body.isspace():
@@ -788,7 +451,7 @@ class DcsClient:
         self,
         operation: str,
         response: httpx.Response,
-        budget: CallBudget,
+        deadline: Deadline,
         limit: int,
         *,
         cut: bool = False,
@@ -802,8 +465,8 @@ class DcsClient:
             raise DcsProtocolError(operation, what)
         body = bytearray()
         for chunk in response.iter_bytes():
-            if budget.left() <= 0:
-                raise DeadlineExceeded(operation, budget.seconds, "the answer was still arriving")
+            if deadline.left() <= 0:
+                raise deadline.exceeded(operation, "the answer was still arriving")
             if len(body) + len(chunk) > limit:
                 if cut:
                     body += chunk[: limit - len(body)]
@@ -915,6 +578,11 @@ class DcsClient:
             raise DcsProtocolError(operation, f"unexpected shape: {type(exc).__name__}") from None
 
 
+@contextlib.contextmanager
+def _unbounded(_at: float) -> Iterator[None]:
+    yield  # a test's transport has no sockets to bound
+
+
 class _TooDeep(Exception):
     """JSON nested deeper than allowed."""
 
@@ -993,7 +661,7 @@ def _describe_skew(skew: float) -> str:
     direction = "behind" if skew > 0 else "ahead of"
     return (
         f"This machine's clock is {abs(skew) / 60:.1f} minutes {direction} the API's; signatures "
-        "are refused beyond 15 minutes: fix the clock (NTP)."
+        f"are refused beyond {MAX_CLOCK_SKEW.total_seconds() / 60:g} minutes: fix the clock (NTP)."
     )
 
 

@@ -1,8 +1,8 @@
 """Stop-and-wait: make a set of DCS migration tasks reach ``TERMINATED``, and say what happened.
 
-The engine knows nothing of Pulumi. It takes a client, a monotonic clock and a sleep function
-(so a two-hour timeout is tested in milliseconds), and returns a :class:`StopReport` with one
-:class:`TaskOutcome` per task. Along the way it
+The engine knows nothing of Pulumi. It takes a client and a :class:`~.clock.Clock` (a test's
+virtual clock runs a two-hour timeout in milliseconds, through the same code), and returns a
+:class:`StopReport` with one :class:`TaskOutcome` per task. Along the way it
 
 * batch-stops running tasks in chunks (50 by default), chunks in parallel (bounded); ids a batch
   answers ``failed`` for are looked at again and re-sent only if they still run; a batch the API
@@ -11,13 +11,14 @@ The engine knows nothing of Pulumi. It takes a client, a monotonic clock and a s
   requests, by asking for each task's details;
 * polls at an interval proportional to the time already waited (8 % by default, with jitter,
   between a floor and a ceiling): a fast stop is seen within a fraction of a second, a slow one
-  costs few requests, and the overhead past the last task's termination stays near 8 %; a
-  client with a request budget (:class:`Paced`) stretches the interval to what the budget can
-  serve, so a throttled run looks less often instead of queueing stale looks;
+  costs few requests, and the overhead past the last task's termination stays near 8 %. A poll
+  never costs more than :data:`MAX_REQUEST_RATIO` times the requests of the naive loop that asks
+  for each pending task once a second, and the client's request policy (``pace``) stretches the
+  interval to what its rate limit can serve, so a throttled run polls less often instead of
+  queueing stale polls;
 * re-sends a stop to a task that starts running again while it is waited on;
-* stops waiting at the deadline and reports every unfinished task with its status. A client
-  that takes a deadline (:class:`Deadlined`, as :class:`~.client.DcsClient` does) gets the run's
-  (on the real clock) plus :data:`LOOK_GRACE` for the last look: no request, retry or slow
+* stops waiting at the deadline and reports every unfinished task with its status. The client
+  gets the run's deadline plus :data:`POLL_GRACE` for the last poll: no request, retry or slow
   answer outlives it, and the run then reports what it knows;
 * reads list pages a few at a time (``concurrency``), and stops paging at a short page, at a
   page that brings no new task, or after :data:`~.client.MAX_LIST_PAGES` (the API's ``count``
@@ -26,20 +27,19 @@ The engine knows nothing of Pulumi. It takes a client, a monotonic clock and a s
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import math
 import random
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar
 
-from .client import MAX_LIST_PAGES  # one look reads at most this many pages; the rest: details
+from .client import MAX_LIST_PAGES  # one poll reads at most this many pages; the rest: details
+from .clock import SYSTEM_CLOCK, Clock
 from .decisions import (
     GOOD_OUTCOMES,
     Act,
@@ -91,7 +91,8 @@ __all__ = [
 
 
 class StopApi(Protocol):
-    """The three calls the engine makes (:class:`~.client.DcsClient` has them; so do test fakes)."""
+    """What the engine needs of a client (:class:`~.client.DcsClient` has it; so do test fakes):
+    four calls, a deadline over them, and the pace its rate limit allows."""
 
     def list_task_statuses(self, *, offset: int = 0, limit: int = MAX_PAGE_SIZE) -> TaskStatusPage:
         """One list page, read for ids, names and statuses."""
@@ -109,23 +110,13 @@ class StopApi(Protocol):
         """One task's migration stats; ``offset`` is its incremental lag (the cutover guard)."""
         ...
 
-
-@runtime_checkable
-class Deadlined(Protocol):
-    """A :class:`StopApi` that bounds its calls by a deadline (``DcsClient.deadline``)."""
-
     def deadline(self, at: float | None) -> AbstractContextManager[None]:
-        """Every call inside the block ends by ``at`` (``time.monotonic()``)."""
+        """Every call inside the block ends by ``at`` (on the engine's clock)."""
         ...
 
-
-@runtime_checkable
-class Paced(Protocol):
-    """A :class:`StopApi` whose requests share a budget (``DcsClient.pace``): polling is elastic."""
-
     def pace(self, requests: int, interval: float) -> float:
-        """Seconds to the next look of ``requests`` requests: ``interval``, or longer when the
-        budget could not serve it sooner (the look is then deferred, never queued stale)."""
+        """Seconds to the next poll of ``requests`` requests: ``interval``, or longer when the
+        rate limit could not serve it sooner (the poll is then deferred, never queued stale)."""
         ...
 
 
@@ -135,9 +126,14 @@ LAG_EARLY = 0.02
 LAG_SETTLE = 0.5
 """Guard: within this many seconds of a predicted catch-up, the next read is at the catch-up."""
 
-LOOK_GRACE = 1.0
-"""Seconds past the run's deadline the client's calls may take: the last look, sent at the
+POLL_GRACE = 1.0
+"""Seconds past the run's deadline the client's calls may take: the last poll, sent at the
 deadline, still gets an answer from a healthy API; a stalled one cannot hold the run longer."""
+
+MAX_REQUEST_RATIO = 1.5
+"""Polling never costs more than this many times the requests of the naive loop that asks for
+each pending task once a second (a poll of one task is then at most every 0.67 s: a stop is
+still noticed within a second, for about the naive loop's requests)."""
 
 
 @dataclass(frozen=True)
@@ -264,7 +260,7 @@ class _Task:
     observed_at: str | None = None
     outcome: Outcome | None = None  # set once final
     last_error: str | None = None
-    lag: list[tuple[float, int]] = field(default_factory=list)  # guard: (when, offset), last two
+    lag: list[tuple[float, int]] = field(default_factory=list)  # guard: (when, offset), last 3
 
     @property
     def status(self) -> str | None:
@@ -272,13 +268,15 @@ class _Task:
 
     def lag_eta(self, bound: int) -> float | None:
         """Guard: when its lag will reach ``bound`` at the rate it drained between the last two
-        reads (engine clock), or None when it does not drain."""
-        if len(self.lag) < 2:
+        reads (engine clock); None unless it fell at both of the last two reads. One fall alone
+        may straddle a change of rate (writes that stopped a moment ago): a prediction from it
+        could hold the stop back long after the catch-up."""
+        if len(self.lag) < 3:
             return None
-        (t0, o0), (t1, o1) = self.lag
-        if o1 >= o0 or t1 <= t0:
+        (_, o0), (t1, o1), (t2, o2) = self.lag
+        if not o0 > o1 > o2 or t2 <= t1:
             return None
-        return t1 + (o1 - bound) / ((o0 - o1) / (t1 - t0))
+        return t2 + (o2 - bound) / ((o1 - o2) / (t2 - t1))
 
     def next_lag_read(self, bound: int) -> float | None:
         """Guard: when to read its lag next. Half-way to the predicted catch-up, then at it: the
@@ -344,10 +342,10 @@ def unique_ids(task_ids: Iterable[str]) -> list[str]:
 class StopEngine:
     """Runs one stop-and-wait over a client; see the module docstring.
 
-    ``clock``/``sleep`` drive the waiting (monotonic seconds); ``wall`` (epoch seconds) stamps
-    each task's ``observed_at`` with the moment its look was *sent*, so a slow answer never
-    dates a status later than the moment it was true. Setting ``cancel`` ends the wait at the
-    next moment the engine is not inside a request (sleeps wake up for it): tasks whose stop was
+    ``clock`` drives the waiting and the deadline, and stamps each task's ``observed_at`` with
+    the moment its poll was *sent* (so a slow answer never dates a status later than the moment
+    it was true); give the client the same clock. Setting ``cancel`` ends the wait at the next
+    moment the engine is not inside a request (sleeps wake up for it): tasks whose stop was
     accepted are reported :attr:`Outcome.STOP_REQUESTED`, the others
     :attr:`Outcome.INTERRUPTED`.
     """
@@ -357,27 +355,22 @@ class StopEngine:
         client: StopApi,
         options: StopOptions | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        wall: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         on_progress: Callable[[ProgressEvent], None] | None = None,
         rng: random.Random | None = None,
         cancel: threading.Event | None = None,
     ) -> None:
         self.client = client
         self.options = options or StopOptions()
-        self.clock = clock
+        self.clock = clock.now
         self.cancel = cancel or threading.Event()
-        # A real sleep wakes up when cancelled; an injected one (a test's clock) is used as is.
-        self.sleep: Callable[[float], object] = (
-            self.cancel.wait if sleep is time.sleep and cancel is not None else sleep
-        )
-        self.wall = wall
+        self.sleep: Callable[[float], object] = lambda seconds: clock.sleep(seconds, self.cancel)
+        self.wall = clock.wall
         self.on_progress = on_progress
         self.rng = rng or random.Random()
         self.requests: dict[str, int] = {}
         self._project_task_count: int | None = None
-        self._look_began = -math.inf  # when the last look started (elastic polling)
+        self._look_began = -math.inf  # when the last poll started (elastic polling)
         self._out_of_time = False  # the API did not answer before the deadline
         self._policy = self.options.policy  # run() adds the sync deadline
         self._lock = threading.Lock()
@@ -421,14 +414,8 @@ class StopEngine:
         return Outcome.TIMED_OUT if self.options.wait else Outcome.STOP_REQUESTED
 
     def _bounded_by(self, deadline: float) -> AbstractContextManager[None]:
-        """The client's calls bounded by ``deadline`` plus :data:`LOOK_GRACE`.
-
-        Only on the real clock: a test's virtual clock keeps a virtual deadline, which says
-        nothing about how long a real request may take.
-        """
-        if self.clock is not time.monotonic or not isinstance(self.client, Deadlined):
-            return contextlib.nullcontext()
-        return self.client.deadline(deadline + LOOK_GRACE)
+        """The client's calls bounded by ``deadline`` plus :data:`POLL_GRACE`."""
+        return self.client.deadline(deadline + POLL_GRACE)
 
     def look(self, task_ids: Iterable[str]) -> list[TaskOutcome]:
         """Read the status of every task without changing anything (preview, refresh).
@@ -512,7 +499,7 @@ class StopEngine:
                 task.last_error = task.state.lag_error
                 return
             task.state = measured(task.state, stats.offset)
-            task.lag = [*task.lag[-1:], (self.clock(), stats.offset)]
+            task.lag = [*task.lag[-2:], (self.clock(), stats.offset)]
 
         list(self._parallel(read, ids))
 
@@ -544,7 +531,7 @@ class StopEngine:
                 return
             # The interval runs from the start of the last look, so a slow look (10 pages of a
             # 10,000-task project) eats into the wait instead of adding to it.
-            wait = self._interval(now - started, progressed) - (now - look_started)
+            wait = self._interval(now - started, progressed, len(pending)) - (now - look_started)
             wait = min(wait, self._until_in_sync(pending, now))
             self._sleep(min(max(wait, 0.0), deadline - now), reporter, tasks, pending, started)
             if self.cancel.is_set():
@@ -594,25 +581,27 @@ class StopEngine:
             now = self.clock()
             reporter.offer(self._progress(tasks, pending, now - started), now)
 
-    def _interval(self, waited: float, progressed: bool) -> float:
-        """Quick at first, then a fraction of the time waited (smaller while tasks finish)."""
+    def _interval(self, waited: float, progressed: bool, pending: int) -> float:
+        """Quick at first, then a fraction of the time waited (smaller while tasks finish); never
+        dearer than :data:`MAX_REQUEST_RATIO` naive loops, nor sooner than the rate limit allows."""
         o = self.options
         ratio = o.poll_ratio_active if progressed else o.poll_ratio
-        base = min(o.poll_ceiling, max(o.poll_floor, ratio * waited))
+        cost = self._look_cost(pending)
+        frugal = cost / (MAX_REQUEST_RATIO * max(pending, 1))
+        base = min(o.poll_ceiling, max(o.poll_floor, ratio * waited, frugal))
         interval = base * (1 + self.rng.uniform(-o.poll_jitter, o.poll_jitter))
-        if isinstance(self.client, Paced):  # no sooner than the request budget can serve it
-            # The interval runs from the start of the last look; the budget answers from now.
-            began = self._look_began
-            since = max(self.clock() - began, 0.0) if began > -math.inf else 0.0
-            interval = since + self.client.pace(self._look_cost(), max(interval - since, 0.0))
-        return interval
+        # The interval runs from the start of the last poll; the rate limit answers from now.
+        began = self._look_began
+        since = max(self.clock() - began, 0.0) if began > -math.inf else 0.0
+        return since + self.client.pace(cost, max(interval - since, 0.0))
 
-    def _look_cost(self) -> int:
-        """Requests the next look takes at most: a list page per 1,000 tasks of the project (a
-        look by details asks for no more tasks than that), or 2 details before any listing."""
+    def _look_cost(self, pending: int) -> int:
+        """Requests the next poll of ``pending`` tasks takes at most: a list page per 1,000
+        tasks of the project, or a details request per task when that is fewer."""
         if self._project_task_count is None:
-            return 2
-        return max(1, min(MAX_LIST_PAGES, math.ceil(self._project_task_count / MAX_PAGE_SIZE)))
+            return min(pending, 2) if pending <= 2 else 1
+        pages = max(1, min(MAX_LIST_PAGES, math.ceil(self._project_task_count / MAX_PAGE_SIZE)))
+        return min(pending, pages)
 
     def _progress(
         self, tasks: dict[str, _Task], pending: list[_Task], elapsed: float

@@ -92,6 +92,11 @@ class DcsError(Exception):
     """Base of every error this package raises about DCS."""
 
 
+class OperationFailed(DcsError):
+    """A Pulumi operation or a command failed for a reason its message explains in full: every
+    task not stopped with its status, or an API error worded for the front end (no traceback)."""
+
+
 class ConfigurationError(DcsError, ValueError):
     """A setting is missing or invalid; ``setting`` names it (as the user set it, if known)."""
 

@@ -1,6 +1,10 @@
-"""Wire models of the DCS migration-task API and the status vocabulary.
+"""Wire models of the DCS migration-task API calls the product makes, the task-id rule and the
+status vocabulary; nothing else lives here.
 
-Shared by the client and the simulator; nothing else lives here. The models are lenient on
+The simulator takes only the task-id rule (:func:`is_valid_task_id`) and the status sets
+(:data:`RUNNING_STATUSES`, :data:`FINISHED_STATUSES`) from this module, not its models; the
+models of the calls only tests make (creating tasks, the single-task stop) live in its test
+harness, ``dcs_simulator.testing.api``, built on :class:`WireModel`. The models are lenient on
 purpose (see the reference, section 2.16): the real API sends numbers where strings are
 documented, timestamps in three formats, nulls and extra fields. Status strings are kept exactly
 as they arrive, the misspelled ``INCRMIGEATING`` included; :func:`phase_of` maps them to the
@@ -262,64 +266,6 @@ class DeleteTasksBody(WireModel):
     """Body of ``DELETE /v2/{project_id}/migration-tasks/delete`` (and its echo)."""
 
     task_id_list: list[str]
-
-
-# --- creation -------------------------------------------------------------------------------
-
-
-class CreateOnlineTaskBody(WireModel):
-    """Step 1 of an online migration: provision the migration VM."""
-
-    name: str
-    description: str | None = None
-    vpc_id: str
-    subnet_id: str | None = None
-    security_group_id: str
-
-
-class CreateOnlineTaskResponse(WireModel):
-    """Answer of step 1 of an online migration."""
-
-    instance_id: str  # named instance_id by the API, but it holds the migration task id
-
-
-class ConfigInstance(WireModel):
-    """A source or target instance in a create/configure body: a DCS id or ``ip:port`` addresses."""
-
-    id: str | None = None
-    addrs: str | None = None
-    password: str | None = None
-
-
-class ConfigureOnlineTaskBody(WireModel):
-    """Step 2 of an online migration: what to migrate and how."""
-
-    migration_method: str
-    resume_mode: str | None = None
-    bandwidth_limit_mb: LenientStr = None
-    source_instance: ConfigInstance
-    target_instance: ConfigInstance | None = None
-
-
-class CreateTaskBody(WireModel):
-    """Body of ``POST /v2/{project_id}/migration-task`` (backup import or one-step online)."""
-
-    task_name: str
-    description: str | None = None
-    migration_type: str
-    migration_method: str | None = None
-    backup_files: BackupFiles | None = None
-    network_type: str | None = None
-    source_instance: ConfigInstance | None = None
-    target_instance: ConfigInstance | None = None
-
-
-class TaskCreatedResponse(WireModel):
-    """Answer of the configure step and of create-task."""
-
-    id: str
-    name: LenientStr = None
-    status: LenientStr = None
 
 
 # --- stats --------------------------------------------------------------------------------

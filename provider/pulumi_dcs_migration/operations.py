@@ -18,7 +18,7 @@ from . import lifecycle
 from .client import DcsClient
 from .decisions import Outcome
 from .engine import ProgressEvent, StopEngine, StopOptions, StopReport, TaskOutcome
-from .errors import ConfigurationError, DcsApiError, DcsError, Problem
+from .errors import ConfigurationError, DcsApiError, DcsError, OperationFailed, Problem
 from .lifecycle import Failure, Spell
 from .models import batches
 from .settings import SECRET_SETTINGS, ConnectionSettings, Layer, resolve
@@ -29,10 +29,6 @@ minutes, not after the half-hour a stop may wait."""
 
 CREDENTIAL_SETTINGS = SECRET_SETTINGS | {"ca_bundle"}
 """Settings without which a look cannot be made (preview then fails naming them)."""
-
-
-class OperationFailed(Exception):
-    """An operation failed for a reason its message explains in full (no traceback needed)."""
 
 
 @dataclass(frozen=True)

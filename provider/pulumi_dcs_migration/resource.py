@@ -41,10 +41,10 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 
 from . import lifecycle
-from .client import print_retries_to_stderr
 from .errors import Problem
 from .lifecycle import UNKNOWN, camel
-from .operations import OperationFailed, Operations, Voice
+from .operations import Operations, Voice
+from .policy import show_retries
 from .settings import SETTING_NAMES, Layer
 
 CONFIG_NAMESPACE = "dcs"
@@ -69,10 +69,6 @@ def _config_spelling(setting: str) -> str | None:
     if setting not in _CONFIG_SETTINGS:
         return None
     return f"the stack config {CONFIG_NAMESPACE}:{camel(setting)}"
-
-
-TaskStopError = OperationFailed
-"""The error a Pulumi operation reports; its message is the whole story, no stack needed."""
 
 
 # --- translation between the dynamic provider's dicts and the rules' plain values -------------
@@ -123,7 +119,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         """Keep the stack config this provider reads (``dcs:*``) for later calls."""
         # Runs in the provider process after unpickling; this object is never pickled again, so
         # keeping the stack's config (secrets included) here never reaches the state.
-        print_retries_to_stderr()
+        show_retries(lambda line: print(line, file=sys.stderr, flush=True))
         values = {s: req.config.get(f"{CONFIG_NAMESPACE}:{camel(s)}") for s in _CONFIG_SETTINGS}
         self._ops = Operations(Layer(values, _config_spelling, "stack config"))
 
@@ -350,5 +346,4 @@ __all__ = [
     "MigrationTasksStopped",
     "MigrationTasksStoppedArgs",
     "MigrationTasksStoppedProvider",
-    "TaskStopError",
 ]

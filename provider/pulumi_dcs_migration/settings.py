@@ -11,9 +11,9 @@ The environment always comes last:
 3. the Huawei Cloud SDK's variables: ``HUAWEICLOUD_SDK_AK``, ``HUAWEICLOUD_SDK_SK``,
    ``HUAWEICLOUD_SDK_SECURITY_TOKEN``, ``HUAWEICLOUD_SDK_PROJECT_ID``, ``HUAWEICLOUD_SDK_REGION``;
 4. this project's own: ``HW_DCS_ENDPOINT``, ``HW_DCS_CA_BUNDLE``, ``HW_DCS_INSECURE_SKIP_VERIFY``,
-   ``HW_DCS_MAX_REQUESTS_PER_SECOND`` (the ceiling of the request budget to one project, shared
-   by this user's processes on the machine, see :mod:`.budget`; default
-   :data:`~.budget.DEFAULT_MAX_REQUESTS_PER_SECOND`).
+   ``HW_DCS_MAX_REQUESTS_PER_SECOND`` (the ceiling of the rate limit of one project, shared
+   by this user's processes on the machine, see :mod:`.ratelimit`; default
+   :data:`~.ratelimit.DEFAULT_MAX_REQUESTS_PER_SECOND`).
 
 Region and endpoint are one choice: the most specific layer that names either decides; where
 one layer names both, the endpoint wins (and :attr:`Location.ignored_region` says so,
@@ -37,7 +37,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth import AkSkAuth, TokenAuth
-from .budget import DEFAULT_MAX_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND
+from .ratelimit import DEFAULT_MAX_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND
 from .errors import ConfigurationError
 from .redact import shown
 
@@ -231,7 +231,7 @@ class ConnectionSettings:
     credentials: Credentials
     verify: bool | str = True  # True, a CA bundle path, or False (only when asked for explicitly)
     location: Location | None = None
-    max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND  # the budget's ceiling
+    max_requests_per_second: float = DEFAULT_MAX_REQUESTS_PER_SECOND  # the rate limit's ceiling
 
 
 def resolve_location(*layers: Layer) -> Location:
@@ -321,7 +321,7 @@ def resolve(*layers: Layer) -> ConnectionSettings:
 
 
 def _max_requests_per_second(layers: tuple[Layer, ...]) -> float:
-    """The ceiling of the request budget: the first layer that sets it, else the default."""
+    """The ceiling of the rate limit: the first layer that sets it, else the default."""
     found = _first("max_requests_per_second", layers)
     if found is None:
         return DEFAULT_MAX_REQUESTS_PER_SECOND

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from dcs_simulator import RunningSimulator
-from pulumi_dcs_migration.budget import DEFAULT_MAX_REQUESTS_PER_SECOND, FileStore, MemoryStore
 from pulumi_dcs_migration.cli.app import GlobalOptions
+from pulumi_dcs_migration.ratelimit import DEFAULT_MAX_REQUESTS_PER_SECOND
 
 from ..conftest import SimulatorFactory
 from .helpers import run, sim_env
@@ -46,14 +46,13 @@ def test_the_option_wins_over_the_environment(
     for name, value in sim_env(simulator, HW_DCS_MAX_REQUESTS_PER_SECOND="4").items():
         monkeypatch.setenv(name, value)
     with GlobalOptions(endpoint=simulator.url).client() as client:
-        assert client.budget is not None and client.budget.ceiling == 4.0
+        assert client.policy.limiter is not None and client.policy.limiter.ceiling == 4.0
     with GlobalOptions(endpoint=simulator.url, max_rps=2.5).client() as client:
-        assert client.budget is not None and client.budget.ceiling == 2.5
-        assert isinstance(client.budget.store, FileStore | MemoryStore)
+        assert client.policy.limiter is not None and client.policy.limiter.ceiling == 2.5
     monkeypatch.delenv("HW_DCS_MAX_REQUESTS_PER_SECOND")
     with GlobalOptions(endpoint=simulator.url).client() as client:
-        assert client.budget is not None
-        assert client.budget.ceiling == DEFAULT_MAX_REQUESTS_PER_SECOND
+        assert client.policy.limiter is not None
+        assert client.policy.limiter.ceiling == DEFAULT_MAX_REQUESTS_PER_SECOND
 
 
 def test_under_the_gateway_a_stop_meets_no_429(simulator_factory: SimulatorFactory) -> None:

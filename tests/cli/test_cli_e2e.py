@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from dcs_simulator import RunningSimulator
-from dcs_simulator.testing import client_for
-from pulumi_dcs_migration.models import ConfigInstance, CreateTaskBody
+from dcs_simulator.testing.api import ConfigInstance, CreateTaskBody, api_client, create_task
 
 from ..conftest import SimulatorFactory
 from .helpers import SCRIPT, clean_env, requests_made, run, sim_env
@@ -70,8 +69,8 @@ def _task_with_passwords(sim: RunningSimulator) -> str:
         source_instance=ConfigInstance(addrs="10.0.0.1:6379", password="src-pass-0001"),
         target_instance=ConfigInstance(id=str(uuid.uuid4()), password="tgt-pass-0002"),
     )
-    with client_for(sim) as client:
-        return client.create_task(body).id
+    with api_client(sim) as http:
+        return create_task(http, body).id
 
 
 def test_show_masks_passwords_in_json_and_table(simulator: RunningSimulator) -> None:

@@ -15,7 +15,6 @@ import sys
 import time
 
 import pytest
-import stamina
 from click.testing import CliRunner
 from rich.console import Console
 
@@ -29,6 +28,7 @@ from pulumi_dcs_migration.cli.progress import (
     progress_reporter,
     render_progress,
 )
+from pulumi_dcs_migration.clock import SYSTEM_CLOCK
 from pulumi_dcs_migration.engine import ProgressEvent
 from pulumi_dcs_migration.errors import (
     AuthenticationError,
@@ -214,15 +214,18 @@ def test_error_exit_codes(error: BaseException, code: ExitCode) -> None:
     assert error_exit_code(error) is code
 
 
-def test_unreachable_endpoint_exits_3_in_process(simulator: RunningSimulator) -> None:
+def test_unreachable_endpoint_exits_3_in_process(
+    simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed when the block ends: nothing listens there
     env = sim_env(simulator)
-    with stamina.set_testing(True, attempts=1):
-        result = CliRunner().invoke(
-            cli, ["--endpoint", f"http://127.0.0.1:{port}", "list"], env=env, catch_exceptions=False
-        )
+    # The retries of a refused connection happen as in production, without their real waits.
+    monkeypatch.setattr(SYSTEM_CLOCK, "sleep", lambda seconds, cancel=None: None)
+    result = CliRunner().invoke(
+        cli, ["--endpoint", f"http://127.0.0.1:{port}", "list"], env=env, catch_exceptions=False
+    )
     assert result.exit_code == 3
     assert "could not reach the DCS API" in result.stderr
     assert "Traceback" not in result.stderr

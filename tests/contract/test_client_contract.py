@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
-import stamina
 
 from dcs_simulator import RunningSimulator
+from dcs_simulator.testing import FAST_RETRY, client_for, poll_until
 from dcs_simulator.testing import UNKNOWN_TASK_ID as UNKNOWN
-from dcs_simulator.testing import client_for, poll_until
+from dcs_simulator.testing.api import (
+    ConfigInstance,
+    ConfigureOnlineTaskBody,
+    CreateOnlineTaskBody,
+    CreateTaskBody,
+    api_client,
+    configure_online_task,
+    create_online_task,
+    create_task,
+    stop_task,
+)
 from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions
 from pulumi_dcs_migration.errors import (
@@ -33,10 +45,10 @@ def test_list_paginates_over_every_task(simulator: RunningSimulator) -> None:
 
 def test_details_stop_restart_delete(simulator: RunningSimulator) -> None:
     [tid] = simulator.admin.create_tasks(1, name_prefix="orders")
-    with client_for(simulator) as client:
+    with client_for(simulator) as client, api_client(simulator) as http:
         task = client.get_task(tid)
         assert task.status == "INCRMIGEATING" and task.task_id == tid and task.task_name
-        assert client.stop_task(tid).status == "TERMINATING"
+        assert stop_task(http, tid).status == "TERMINATING"
         StopEngine(client, StopOptions(timeout=10)).run([tid])
         assert client.get_task(tid).status == "TERMINATED"
         [restart] = client.batch_restart([tid])
@@ -113,15 +125,12 @@ def test_persistent_failure_gives_up_with_a_clear_error(simulator: RunningSimula
 
 def test_latency_past_request_timeout(simulator: RunningSimulator) -> None:
     simulator.admin.set_faults(seed=4, latency={"seconds": 2.0, "probability": 1.0})
-    stamina.set_testing(True, attempts=2)
-    try:
-        with (
-            client_for(simulator, timeout=0.2) as client,
-            pytest.raises(DcsTransportError, match="timed out"),
-        ):
-            client.list_tasks()
-    finally:
-        stamina.set_testing(False)
+    two = dataclasses.replace(FAST_RETRY, attempts=2)
+    with (
+        client_for(simulator, timeout=0.2, retry=two) as client,
+        pytest.raises(DcsTransportError, match="timed out"),
+    ):
+        client.list_tasks()
 
 
 def test_engine_against_simulator_with_mixed_states(simulator: RunningSimulator) -> None:
@@ -173,23 +182,17 @@ def test_batch_limit_reading_is_respected_by_chunking(simulator: RunningSimulato
 
 
 def test_create_online_task_both_steps_and_create_task(simulator: RunningSimulator) -> None:
-    from pulumi_dcs_migration.models import (
-        BackupFile,
-        BackupFiles,
-        ConfigInstance,
-        ConfigureOnlineTaskBody,
-        CreateOnlineTaskBody,
-        CreateTaskBody,
-    )
+    from pulumi_dcs_migration.models import BackupFile, BackupFiles
 
-    with client_for(simulator) as client:
-        task_id = client.create_online_task(
+    with client_for(simulator) as client, api_client(simulator) as http:
+        task_id = create_online_task(
+            http,
             CreateOnlineTaskBody(
                 name="cutover-orders",
                 vpc_id="vpc-1",
                 subnet_id="subnet-1",
                 security_group_id="sg-1",
-            )
+            ),
         )
         assert client.get_task(task_id).status in ("CREATING", "RUNNING")
         poll_until(
@@ -197,7 +200,8 @@ def test_create_online_task_both_steps_and_create_task(simulator: RunningSimulat
             lambda status: status == "RUNNING",
             what=f"{task_id} RUNNING",
         )
-        configured = client.configure_online_task(
+        configured = configure_online_task(
+            http,
             task_id,
             ConfigureOnlineTaskBody(
                 migration_method="incremental_migration",
@@ -207,7 +211,8 @@ def test_create_online_task_both_steps_and_create_task(simulator: RunningSimulat
             ),
         )
         assert configured.id == task_id and client.get_task(task_id).status == "INCRMIGEATING"
-        created = client.create_task(
+        created = create_task(
+            http,
             CreateTaskBody(
                 task_name="import-1",
                 migration_type="backupfile_import",
@@ -218,7 +223,7 @@ def test_create_online_task_both_steps_and_create_task(simulator: RunningSimulat
                     files=[BackupFile(file_name="dump.rdb", size="1024")],
                 ),
                 target_instance=ConfigInstance(id="dcs-target-1"),
-            )
+            ),
         )
         assert created.id and client.get_task(created.id).status == "MIGRATING"
     assert simulator.admin.counters()["create_online"] == 1

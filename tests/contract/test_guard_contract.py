@@ -10,8 +10,8 @@ import random
 
 from dcs_simulator import RunningSimulator
 from dcs_simulator.testing import VirtualClock, client_for
-from pulumi_dcs_migration.client import RetryPolicy
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions, StopReport
+from pulumi_dcs_migration.policy import RetryPolicy
 
 from ..conftest import SimulatorFactory
 
@@ -23,16 +23,8 @@ def run(
     sim: RunningSimulator, clock: VirtualClock, ids: list[str], *, sync: float = 120.0
 ) -> StopReport:
     options = StopOptions(timeout=600, max_offset=BOUND, sync_timeout=sync)
-    with client_for(sim, retry=RETRY) as client:
-        engine = StopEngine(
-            client,
-            options,
-            clock=clock.now,
-            sleep=clock.sleep,
-            wall=clock.now,
-            rng=random.Random(1),
-        )
-        return engine.run(ids)
+    with client_for(sim, retry=RETRY, clock=clock) as client:
+        return StopEngine(client, options, clock=clock, rng=random.Random(1)).run(ids)
 
 
 def records(sim: RunningSimulator, ids: list[str]) -> dict[str, dict[str, float]]:
@@ -40,9 +32,9 @@ def records(sim: RunningSimulator, ids: list[str]) -> dict[str, dict[str, float]
 
 
 def test_lag_drains_then_the_stop_follows(
-    virtual_simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
+    simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
 ) -> None:
-    sim = virtual_simulator_factory(stop_delay=1.0)
+    sim = simulator_factory(clock=virtual_clock, stop_delay=1.0)
     [task] = sim.admin.create_tasks(1)
     sim.admin.set_lag(task, offset=2000, drain_rate=100, frozen=True)  # in sync at +19 s
     start = virtual_clock.now()
@@ -54,9 +46,9 @@ def test_lag_drains_then_the_stop_follows(
 
 
 def test_lag_that_never_drains_leaves_the_task_running_and_says_so(
-    virtual_simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
+    simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
 ) -> None:
-    sim = virtual_simulator_factory()
+    sim = simulator_factory(clock=virtual_clock)
     [task] = sim.admin.create_tasks(1)
     sim.admin.set_lag(task, offset=5000, write_rate=50)  # writes never freeze
     report = run(sim, virtual_clock, [task], sync=30)
@@ -68,9 +60,9 @@ def test_lag_that_never_drains_leaves_the_task_running_and_says_so(
 
 
 def test_a_mix_of_in_sync_and_lagging_tasks(
-    virtual_simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
+    simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
 ) -> None:
-    sim = virtual_simulator_factory(stop_delay=0.5)
+    sim = simulator_factory(clock=virtual_clock, stop_delay=0.5)
     ids = sim.admin.create_tasks(3)
     sim.admin.set_lag(ids[1], offset=500, drain_rate=100, frozen=True)
     sim.admin.set_lag(ids[2], offset=3000, drain_rate=200, frozen=True)
@@ -87,9 +79,9 @@ def test_a_mix_of_in_sync_and_lagging_tasks(
 
 
 def test_writes_restart_mid_wait(
-    virtual_simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
+    simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
 ) -> None:
-    sim = virtual_simulator_factory(stop_delay=0.5)
+    sim = simulator_factory(clock=virtual_clock, stop_delay=0.5)
     [task] = sim.admin.create_tasks(1)
     sim.admin.set_lag(task, offset=1000, write_rate=100, drain_rate=100, frozen=True)
     start = virtual_clock.now()
@@ -104,9 +96,9 @@ def test_writes_restart_mid_wait(
 
 
 def test_a_stats_5xx_is_retried(
-    virtual_simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
+    simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
 ) -> None:
-    sim = virtual_simulator_factory(stop_delay=0.5)
+    sim = simulator_factory(clock=virtual_clock, stop_delay=0.5)
     [task] = sim.admin.create_tasks(1)
     sim.admin.set_faults(operations=["stats"], server_error={"count": 3, "status": 503})
     report = run(sim, virtual_clock, [task])

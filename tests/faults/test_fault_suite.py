@@ -10,6 +10,7 @@ run on real time, where only the outcome is asserted.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -17,9 +18,9 @@ from dcs_simulator import RunningSimulator
 from dcs_simulator.testing import UNKNOWN_TASK_ID as UNKNOWN
 from dcs_simulator.testing import VirtualClock, client_for
 from dcs_simulator.testing.truth import mismatches
-from pulumi_dcs_migration.client import RetryPolicy
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions, StopReport
 from pulumi_dcs_migration.lifecycle import incomplete_message, pulumi_advice
+from pulumi_dcs_migration.policy import RetryPolicy
 
 from ..conftest import SimulatorFactory
 
@@ -36,14 +37,9 @@ def run(
     touched_at: dict[str, float] | None = None,
 ) -> StopReport:
     options, rng = StopOptions(timeout=timeout), random.Random(3)
-    with client_for(sim, retry=RETRY, timeout=request_timeout) as client:
-        if clock is None:
-            engine = StopEngine(client, options, rng=rng)
-        else:
-            engine = StopEngine(
-                client, options, clock=clock.now, sleep=clock.sleep, wall=clock.now, rng=rng
-            )
-        report = engine.run(ids)
+    clocked: dict[str, Any] = {} if clock is None else {"clock": clock}
+    with client_for(sim, retry=RETRY, timeout=request_timeout, **clocked) as client:
+        report = StopEngine(client, options, rng=rng, **clocked).run(ids)
     assert mismatches(report, sim.admin, touched_at or {}) == []
     return report
 
@@ -54,9 +50,11 @@ def message(report: StopReport) -> str:
 
 
 @pytest.fixture
-def virtual_sim(virtual_simulator_factory: SimulatorFactory) -> RunningSimulator:
+def virtual_sim(
+    simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
+) -> RunningSimulator:
     """A simulator on the ``virtual_clock`` fixture, stopping tasks in 1 s (virtual)."""
-    return virtual_simulator_factory(stop_delay=1.0)
+    return simulator_factory(clock=virtual_clock, stop_delay=1.0)
 
 
 def all_stopped(report: StopReport) -> bool:

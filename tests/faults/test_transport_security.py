@@ -11,8 +11,9 @@ import pytest
 
 from dcs_simulator import RunningSimulator
 from pulumi_dcs_migration.auth import AkSkAuth, sdk_date
-from pulumi_dcs_migration.client import DcsClient, RetryPolicy
+from pulumi_dcs_migration.client import DcsClient
 from pulumi_dcs_migration.errors import AuthenticationError, ConfigurationError, DcsTransportError
+from pulumi_dcs_migration.policy import RetryPolicy
 from pulumi_dcs_migration.settings import resolve
 
 from ..conftest import SimulatorFactory

@@ -1,5 +1,6 @@
-"""A deliberately bad DCS API: one mode per row of issue 13 (an endpoint that lies, stalls,
-redirects or echoes secrets).
+"""A deliberately bad DCS API: one mode per way an endpoint can be hostile (it lies, stalls,
+redirects or echoes secrets), and a ``scripted`` mode that sends whatever answer a test sets for
+each kind of request (``server.answers["list"] = Answer(200, b"{not json")``).
 
 Standard library only, so that the same server can probe an older checkout of the product.
 Raw sockets on 127.0.0.1 (never another interface), a thread per connection, ``Connection:
@@ -47,35 +48,36 @@ MAX_CONNECTIONS = 3000
 LIFETIME = 120.0  # seconds a server accepts connections
 TRICKLE_BYTES = 40  # bytes a trickling answer sends at most (one every TRICKLE_DELAY)
 TRICKLE_DELAY = 2.0
-BIG_BYTES = 60 * 1024 * 1024  # row 8: under the old 64 MB cap
+BIG_BYTES = 60 * 1024 * 1024  # a huge body: under the old 64 MB cap
 
 MODES = (
-    "ok",  # a well-behaved API: tasks stop when asked (TLS and proxy rows)
-    "echo_json",  # row 1: JSON error whose code, message and X-Request-Id echo the credentials
-    "echo_text",  # row 2: long plain-text error echoing the headers across the cut-off points
-    "redirect_301",  # row 4
+    "ok",  # a well-behaved API: tasks stop when asked (for the TLS and proxy tests)
+    "echo_json",  # JSON error whose code, message and X-Request-Id echo the credentials
+    "echo_text",  # long plain-text error echoing the headers across the cut-off points
+    "redirect_301",  # a redirect to another host (never followed)
     "redirect_302",
     "redirect_307",
     "redirect_308",
-    "huge_count",  # row 5: count says a billion; every page is the same thousand tasks
-    "endless_pages",  # row 6: every page brings a thousand new tasks, forever
-    "trickle",  # row 7: one byte every two seconds (status line, headers and body)
-    "trickle_fast",  # row 7: a byte every quarter second: every read is quick, the answer never
-    "throttle",  # row 7: 429 with Retry-After: 60, always
-    "huge_body",  # row 8: a 60 MB list page (with Content-Length)
-    "huge_body_unsized",  # row 8: the same without Content-Length (read until close)
-    "gzip_bomb",  # row 8: 1 MB of gzip that inflates to 1 GB
-    "long_string",  # row 8: an accepted page whose one task name fills almost 16 MB
-    "many_values",  # row 8: an accepted page with as many JSON values as a page may hold
-    "wide_listing",  # row 8: 6 pages of 1,000 tasks with 75 extra fields each (1.4M values)
-    "fat_listing",  # row 8: 3 pages, each with a 10 MB task name (30 MB in all)
-    "deep_json",  # row 9: JSON nested 100,000 deep
-    "deep_json_500",  # row 9: a task with a field nested 500 deep (under Python's recursion limit)
-    "deep_error",  # row 9: an error answer nested 100,000 deep
-    "bad_utf8",  # row 9: a body that is not UTF-8
-    "wrong_types",  # row 9: count and task_id of the wrong types
-    "escapes",  # row 13: terminal escape codes in names, statuses and error texts
-    "sink",  # row 12: a proxy that records whatever reaches it and refuses it
+    "huge_count",  # count says a billion; every page is the same thousand tasks
+    "endless_pages",  # every page brings a thousand new tasks, forever
+    "trickle",  # one byte every two seconds (status line, headers and body)
+    "trickle_fast",  # a byte every quarter second: every read is quick, the answer never
+    "throttle",  # 429 with Retry-After: 60, always
+    "huge_body",  # a 60 MB list page (with Content-Length)
+    "huge_body_unsized",  # the same without Content-Length (read until close)
+    "gzip_bomb",  # 1 MB of gzip that inflates to 1 GB
+    "long_string",  # an accepted page whose one task name fills almost 16 MB
+    "many_values",  # an accepted page with as many JSON values as a page may hold
+    "wide_listing",  # 6 pages of 1,000 tasks with 75 extra fields each (1.4M values)
+    "fat_listing",  # 3 pages, each with a 10 MB task name (30 MB in all)
+    "deep_json",  # JSON nested 100,000 deep
+    "deep_json_500",  # a task with a field nested 500 deep (under Python's recursion limit)
+    "deep_error",  # an error answer nested 100,000 deep
+    "bad_utf8",  # a body that is not UTF-8
+    "wrong_types",  # count and task_id of the wrong types
+    "escapes",  # terminal escape codes in names, statuses and error texts
+    "sink",  # a proxy that records whatever reaches it and refuses it
+    "scripted",  # what the test put in ``answers`` for the request's kind; else 404 {}
 )
 
 
@@ -139,6 +141,8 @@ class HostileServer:
         self.mode = mode
         self.tls = tls
         self.seen: list[Seen] = []
+        # The scripted mode's answer per kind of request: "list", "show" or "batch_stop".
+        self.answers: dict[str, Answer] = {}
         self.stopped: set[str] = set()
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -237,6 +241,8 @@ class HostileServer:
     def answer(self, seen: Seen) -> Answer:
         kind = _kind(seen)
         mode = self.mode
+        if mode == "scripted":
+            return self.answers.get(kind, Answer(404, b"{}"))
         if mode == "sink":
             return Answer(502, b"proxy: refused", {"Content-Type": "text/plain"})
         if mode.startswith("redirect_"):
@@ -391,7 +397,7 @@ _CACHE: dict[str, bytes] = {}
 
 
 def big_body() -> bytes:
-    """Row 8: a 60 MB list page of small tasks (its count honest)."""
+    """A 60 MB list page of small tasks (its count honest)."""
     if "big" not in _CACHE:
         item = b'{"task_id": "%s", "status": "RUNNING"},'
         n = BIG_BYTES // (len(item) + 34)
@@ -401,7 +407,7 @@ def big_body() -> bytes:
 
 
 def gzip_bomb() -> bytes:
-    """Row 8: a gzip stream of 1 GB of zeros (about 1 MB on the wire)."""
+    """A gzip stream of 1 GB of zeros (about 1 MB on the wire)."""
     if "bomb" not in _CACHE:
         packer = zlib.compressobj(9, zlib.DEFLATED, 31)
         zeros = b"\0" * (1 << 20)
@@ -435,7 +441,7 @@ def many_values_body() -> bytes:
 
 
 def listing_page(mode: str, offset: int) -> bytes:
-    """A page of the accepted listings that cost the most memory (row 8, whole listings)."""
+    """A page of the accepted listings that cost the most memory (whole listings)."""
     key = f"{mode}-{offset}"
     if key not in _CACHE:
         tasks = [_task(str(uuid.UUID(int=offset + n + 1))) for n in range(1000)]

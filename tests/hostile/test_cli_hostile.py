@@ -1,5 +1,5 @@
-"""Issue 13 at the command-line tier: ``dcs-migration`` against hostile servers, bad settings and
-bad input, one test per row of the issue's table (rows 15-16 are the simulator's).
+"""Hostile endpoints at the command-line tier: ``dcs-migration`` against hostile servers, bad
+settings and bad input, one test per way an endpoint or an input can be hostile.
 
 Every run is a real subprocess. Each test asserts the exit code, that no window of any
 credential appears in any byte printed, that the command returns within its deadline plus
@@ -46,10 +46,10 @@ def check(run: Run, code: int, *, within: float = DEADLINE + GUARD) -> None:
     assert run.peak_mb < PEAK_MB, detail
 
 
-# --- row 1: a JSON error echoing the security token in error_code and X-Request-Id ---------------
+# --- a JSON error echoing the security token in error_code and X-Request-Id -----------------------
 
 
-def test_row01_json_error_echoing_credentials_leaks_nothing(
+def test_a_json_error_echoing_credentials_leaks_nothing(
     hostile: ServerFactory, record: Record
 ) -> None:
     server = hostile("echo_json")
@@ -66,10 +66,10 @@ def test_row01_json_error_echoing_credentials_leaks_nothing(
     assert server.seen and server.seen[-1].headers.get("x-auth-token") == AUTH_TOKEN
 
 
-# --- row 2: a long plain-text error echoing the headers across the cut-off points ---------------
+# --- a long plain-text error echoing the headers across the cut-off points ------------------------
 
 
-def test_row02_long_text_error_is_scrubbed_before_it_is_cut(
+def test_a_long_text_error_is_scrubbed_before_it_is_cut(
     hostile: ServerFactory, record: Record
 ) -> None:
     server = hostile("echo_text")
@@ -82,7 +82,7 @@ def test_row02_long_text_error_is_scrubbed_before_it_is_cut(
     assert b"********" in verbose.err  # the whole (scrubbed) text is shown with -v
 
 
-# --- row 3: a credential with a stray CR or LF --------------------------------------------------
+# --- a credential with a stray CR or LF -----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_row02_long_text_error_is_scrubbed_before_it_is_cut(
         ("HW_ACCESS_KEY", ACCESS_KEY[:8] + "\r" + ACCESS_KEY[8:]),
     ],
 )
-def test_row03_credential_with_control_characters_is_refused_by_name(
+def test_a_credential_with_control_characters_is_refused_by_name(
     hostile: ServerFactory, record: Record, variable: str, value: str
 ) -> None:
     server = hostile("ok")
@@ -107,11 +107,11 @@ def test_row03_credential_with_control_characters_is_refused_by_name(
     assert server.seen == []  # refused before anything was sent
 
 
-# --- row 4: redirects ---------------------------------------------------------------------------
+# --- redirects ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
-def test_row04_redirect_is_an_error_never_an_empty_list(
+def test_a_redirect_is_an_error_never_an_empty_list(
     hostile: ServerFactory, record: Record, status: int
 ) -> None:
     server = hostile(f"redirect_{status}")
@@ -126,12 +126,10 @@ def test_row04_redirect_is_an_error_never_an_empty_list(
     assert len(server.seen) == 2  # never followed
 
 
-# --- row 5: a count of a billion -------------------------------------------------------------------
+# --- a count of a billion -------------------------------------------------------------------------
 
 
-def test_row05_a_claimed_billion_tasks_costs_a_few_pages(
-    hostile: ServerFactory, record: Record
-) -> None:
+def test_a_claimed_billion_tasks_costs_a_few_pages(hostile: ServerFactory, record: Record) -> None:
     server = hostile("huge_count")
     run = run_cli(
         ["--endpoint", server.url, "stop", "--timeout", str(DEADLINE), A, B, C], sts_env()
@@ -143,10 +141,10 @@ def test_row05_a_claimed_billion_tasks_costs_a_few_pages(
     assert lists and max(s.query("offset") for s in lists) <= 4000  # a wave, not a million
 
 
-# --- row 6: pages that never end ------------------------------------------------------------------
+# --- pages that never end -------------------------------------------------------------------------
 
 
-def test_row06_endless_pages_stop_at_the_page_limit(hostile: ServerFactory, record: Record) -> None:
+def test_endless_pages_stop_at_the_page_limit(hostile: ServerFactory, record: Record) -> None:
     server = hostile("endless_pages")
     run = run_cli(["--endpoint", server.url, "list"], sts_env(), timeout=60)
     record("list", run)
@@ -158,10 +156,10 @@ def test_row06_endless_pages_stop_at_the_page_limit(hostile: ServerFactory, reco
     check(timed, 3, within=0.5 + GUARD)
 
 
-# --- row 7: a trickling server; 429 with Retry-After: 60 -------------------------------------------
+# --- a trickling server; 429 with Retry-After: 60 -------------------------------------------------
 
 
-def test_row07_trickling_server_cannot_hold_a_run_past_its_deadline(
+def test_a_trickling_server_cannot_hold_a_run_past_its_deadline(
     hostile: ServerFactory, record: Record
 ) -> None:
     server = hostile("trickle")
@@ -176,7 +174,7 @@ def test_row07_trickling_server_cannot_hold_a_run_past_its_deadline(
         assert b"deadline" in run.err
 
 
-def test_row07_retry_after_longer_than_the_time_left_ends_the_run(
+def test_a_retry_after_longer_than_the_time_left_ends_the_run(
     hostile: ServerFactory, record: Record
 ) -> None:
     server = hostile("throttle")
@@ -187,11 +185,11 @@ def test_row07_retry_after_longer_than_the_time_left_ends_the_run(
     assert len(server.seen) == 1  # no retry that could not finish in time
 
 
-# --- row 8: big answers ------------------------------------------------------------------------------
+# --- big answers ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("mode", ["huge_body", "huge_body_unsized", "gzip_bomb"])
-def test_row08_a_60mb_answer_is_refused_in_bounded_memory(
+def test_a_60mb_answer_is_refused_in_bounded_memory(
     hostile: ServerFactory, record: Record, mode: str
 ) -> None:
     server = hostile(mode)
@@ -203,7 +201,7 @@ def test_row08_a_60mb_answer_is_refused_in_bounded_memory(
 
 @pytest.mark.parametrize("mode", ["long_string", "many_values", "wide_listing", "fat_listing"])
 @pytest.mark.parametrize("as_json", [False, True])
-def test_row08_accepted_answers_stay_under_the_memory_target(
+def test_accepted_answers_stay_under_the_memory_target(
     hostile: ServerFactory, record: Record, mode: str, as_json: bool
 ) -> None:
     server = hostile(mode)
@@ -217,7 +215,7 @@ def test_row08_accepted_answers_stay_under_the_memory_target(
         assert f"{expected[mode]} task(s)".encode() in run.out
 
 
-# --- row 9: malformed answers are exit 3 ---------------------------------------------------------------
+# --- malformed answers are exit 3 -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -228,7 +226,7 @@ def test_row08_accepted_answers_stay_under_the_memory_target(
         ("wrong_types", b"unexpected shape"),
     ],
 )
-def test_row09_malformed_answers_exit_3(
+def test_malformed_answers_exit_3(
     hostile: ServerFactory, record: Record, mode: str, says: bytes
 ) -> None:
     server = hostile(mode)
@@ -238,7 +236,7 @@ def test_row09_malformed_answers_exit_3(
     assert says in run.err and b"unexpected error" not in run.err
 
 
-# --- row 10: bad settings are exit 2, naming the setting ----------------------------------------------
+# --- bad settings are exit 2, naming the setting --------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -257,7 +255,7 @@ def test_row09_malformed_answers_exit_3(
         (["--region", "cn north 4", "list"], {}, "--region"),
     ],
 )
-def test_row10_bad_settings_exit_2_naming_the_setting(
+def test_bad_settings_exit_2_naming_the_setting(
     hostile: ServerFactory, record: Record, args: list[str], env: dict[str, str], named: str
 ) -> None:
     server = hostile("ok")
@@ -269,10 +267,10 @@ def test_row10_bad_settings_exit_2_naming_the_setting(
     assert server.seen == []
 
 
-# --- row 11: the command line honours HW_DCS_CA_BUNDLE / HW_DCS_INSECURE_SKIP_VERIFY ---------------------
+# --- the command line honours HW_DCS_CA_BUNDLE / HW_DCS_INSECURE_SKIP_VERIFY ----------------------
 
 
-def test_row11_tls_settings_from_the_environment_are_honoured(
+def test_tls_settings_from_the_environment_are_honoured(
     hostile: ServerFactory, record: Record, tls_files: tuple[Path, Path]
 ) -> None:
     server = hostile("ok", tls=True, tls_files=tls_files)
@@ -297,10 +295,10 @@ def test_row11_tls_settings_from_the_environment_are_honoured(
     check(default, 3)
 
 
-# --- row 12: proxies ---------------------------------------------------------------------------------
+# --- proxies --------------------------------------------------------------------------------------
 
 
-def test_row12_http_loopback_endpoint_never_goes_through_a_proxy(
+def test_an_http_loopback_endpoint_never_goes_through_a_proxy(
     hostile: ServerFactory, record: Record
 ) -> None:
     server, proxy = hostile("ok"), hostile("sink")
@@ -311,7 +309,7 @@ def test_row12_http_loopback_endpoint_never_goes_through_a_proxy(
     assert proxy.seen == [] and len(server.seen) == 1
 
 
-def test_row12_https_endpoint_still_uses_the_proxy(
+def test_an_https_endpoint_still_uses_the_proxy(
     hostile: ServerFactory, record: Record, tls_files: tuple[Path, Path]
 ) -> None:
     server, proxy = hostile("ok", tls=True, tls_files=tls_files), hostile("sink")
@@ -323,7 +321,7 @@ def test_row12_https_endpoint_still_uses_the_proxy(
     assert all("x-security-token" not in s.headers for s in proxy.seen)  # inside TLS only
 
 
-# --- row 13: terminal escape codes from the server ---------------------------------------------------
+# --- terminal escape codes from the server --------------------------------------------------------
 
 
 def raw_control(data: bytes) -> list[bytes]:
@@ -331,7 +329,7 @@ def raw_control(data: bytes) -> list[bytes]:
     return RAW_CONTROL.findall(data)
 
 
-def test_row13_escape_codes_are_shown_escaped_and_json_stays_exact(
+def test_escape_codes_are_shown_escaped_and_json_stays_exact(
     hostile: ServerFactory, record: Record
 ) -> None:
     server = hostile("escapes")
@@ -358,10 +356,10 @@ def test_row13_escape_codes_are_shown_escaped_and_json_stays_exact(
     assert raw_control(stop.output) == []
 
 
-# --- row 14: a 10 MB bad id on stdin ---------------------------------------------------------------
+# --- a 10 MB bad id on stdin ----------------------------------------------------------------------
 
 
-def test_row14_a_huge_bad_id_is_echoed_bounded_with_its_length(record: Record) -> None:
+def test_a_huge_bad_id_is_echoed_bounded_with_its_length(record: Record) -> None:
     huge = b"x" * (10 * 1024 * 1024)
     run = run_cli(["--endpoint", "http://127.0.0.1:9", "stop", "-"], sts_env(), stdin=huge + b"\n")
     record("stop -", run)

@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from dcs_simulator import RunningSimulator
-from dcs_simulator.testing import signed_http_client
+from dcs_simulator.testing import VirtualClock, signed_http_client
 
-from .sim_helpers import HttpClientFactory, SimulatorFactory
+from ..conftest import SimulatorFactory
+from .sim_helpers import HttpClientFactory
 
 
 @pytest.fixture
@@ -40,10 +41,12 @@ def dcs(simulator: RunningSimulator, http_client_for: HttpClientFactory) -> http
 
 
 @pytest.fixture
-def virtual_simulator(virtual_simulator_factory: SimulatorFactory) -> RunningSimulator:
+def virtual_simulator(
+    simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
+) -> RunningSimulator:
     """A simulator with default settings on ``virtual_clock`` (both fixtures from
     ``tests/conftest.py``)."""
-    return virtual_simulator_factory()
+    return simulator_factory(clock=virtual_clock)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ import is unambiguous)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import httpx
@@ -21,10 +20,6 @@ class HttpClientFactory(Protocol):
     def __call__(
         self, sim: RunningSimulator, auth: httpx.Auth | None = None, **kwargs: Any
     ) -> httpx.Client: ...
-
-
-SimulatorFactory = Callable[..., RunningSimulator]
-"""The ``simulator_factory`` fixture: ``simulator_factory(**SimulatorConfig_kwargs)``."""
 
 
 def details(client: httpx.Client, task_id: str) -> dict[str, Any]:

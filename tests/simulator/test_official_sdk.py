@@ -30,7 +30,7 @@ from dcs_simulator import (
 from dcs_simulator.testing import UNKNOWN_TASK_ID, VirtualClock
 from pulumi_dcs_migration.models import MigrationTaskStats
 
-from .sim_helpers import SimulatorFactory
+from ..conftest import SimulatorFactory
 
 
 def sdk_client(sim: RunningSimulator, secret_key: str = DEMO_SECRET_KEY) -> Any:
@@ -158,9 +158,9 @@ def test_sdk_sees_the_lag_grow_and_drain(
 
 
 def test_sdk_reads_the_throttle_429(
-    virtual_simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
+    simulator_factory: SimulatorFactory, virtual_clock: VirtualClock
 ) -> None:
-    sim = virtual_simulator_factory(throttle_rate=0.5, throttle_burst=1)
+    sim = simulator_factory(clock=virtual_clock, throttle_rate=0.5, throttle_burst=1)
     sdk = sdk_client(sim)
     sdk.list_migration_task(ListMigrationTaskRequest())
     with pytest.raises(ClientRequestException) as info:

@@ -16,7 +16,8 @@ from dcs_simulator import (
 )
 from pulumi_dcs_migration.auth import AkSkAuth, TokenAuth, sdk_date
 
-from .sim_helpers import HttpClientFactory, P, SimulatorFactory
+from ..conftest import SimulatorFactory
+from .sim_helpers import HttpClientFactory, P
 
 AUTH_PREFIX = "Incorrect IAM authentication information: "
 

@@ -9,7 +9,8 @@ import pytest
 
 from dcs_simulator import Behaviour, RunningSimulator
 
-from .sim_helpers import HttpClientFactory, P, SimulatorFactory
+from ..conftest import SimulatorFactory
+from .sim_helpers import HttpClientFactory, P
 
 FINISHED = ["SUCCESS", "FAILED", "MIGRATION_FAILED", "RELEASED", "ERROR"]
 

@@ -14,7 +14,8 @@ from dcs_simulator import RunningSimulator, SimulatorConfig, SimulatorState
 from dcs_simulator.testing import VirtualClock
 from pulumi_dcs_migration.models import MigrationTaskStats
 
-from .sim_helpers import HttpClientFactory, P, SimulatorFactory, details, stats
+from ..conftest import SimulatorFactory
+from .sim_helpers import HttpClientFactory, P, details, stats
 
 STATS_FIELDS = {
     "full_migration_progress",
@@ -223,11 +224,11 @@ def test_stats_agree_with_details_and_list(
 
 
 def test_configuration_gives_every_new_task_its_rates(
-    virtual_simulator_factory: SimulatorFactory,
+    simulator_factory: SimulatorFactory,
     http_client_for: HttpClientFactory,
     virtual_clock: VirtualClock,
 ) -> None:
-    sim = virtual_simulator_factory(write_rate=100.0, drain_rate=25.0, seed=1)
+    sim = simulator_factory(clock=virtual_clock, write_rate=100.0, drain_rate=25.0, seed=1)
     client = http_client_for(sim)
     seeded = sim.admin.health()["tasks"] == 1 and sim.admin.stop_records() == []
     assert seeded

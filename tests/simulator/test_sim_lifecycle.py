@@ -11,7 +11,8 @@ import pytest
 from dcs_simulator import RunningSimulator, SimulatorConfig, SimulatorState
 from dcs_simulator.testing import VirtualClock
 
-from .sim_helpers import HttpClientFactory, P, SimulatorFactory, details, wait_for_status
+from ..conftest import SimulatorFactory
+from .sim_helpers import HttpClientFactory, P, details, wait_for_status
 
 
 def stop(client: httpx.Client, ids: list[str]) -> None:

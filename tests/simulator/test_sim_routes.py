@@ -8,11 +8,11 @@ import httpx
 import pytest
 
 from dcs_simulator import RunningSimulator
+from dcs_simulator.testing.api import TaskCreatedResponse
 from pulumi_dcs_migration.models import (
     BatchResultResponse,
     ListMigrationTasksResponse,
     MigrationTask,
-    TaskCreatedResponse,
 )
 
 from .sim_helpers import P, wait_for_status

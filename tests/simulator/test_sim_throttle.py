@@ -18,7 +18,8 @@ from dcs_simulator import DEMO_ACCESS_KEY, RunningSimulator, Throttle, ThrottleP
 from dcs_simulator.testing import VirtualClock
 from pulumi_dcs_migration.auth import AkSkAuth
 
-from .sim_helpers import HttpClientFactory, P, SimulatorFactory
+from ..conftest import SimulatorFactory
+from .sim_helpers import HttpClientFactory, P
 
 THROTTLE_PREFIX = "The throttling threshold has been reached"
 
@@ -51,11 +52,11 @@ def test_off_by_default(simulator: RunningSimulator, dcs: httpx.Client) -> None:
 
 
 def test_burst_then_429_with_retry_after(
-    virtual_simulator_factory: SimulatorFactory,
+    simulator_factory: SimulatorFactory,
     http_client_for: HttpClientFactory,
     virtual_clock: VirtualClock,
 ) -> None:
-    sim = virtual_simulator_factory(throttle_rate=2.0, throttle_burst=3)
+    sim = simulator_factory(clock=virtual_clock, throttle_rate=2.0, throttle_burst=3)
     client = http_client_for(sim)
     assert [list_call(client).status_code for _ in range(3)] == [200] * 3
     assert assert_throttled(list_call(client)) == 1  # 0.5 s to the next token, rounded up
@@ -69,12 +70,12 @@ def test_burst_then_429_with_retry_after(
 
 @pytest.mark.parametrize("rate", [0.3, 0.7, 1.0, 2.5, 7.0, 1000 / 3])
 def test_retry_after_is_whole_seconds_rounded_up_and_never_early(
-    virtual_simulator_factory: SimulatorFactory,
+    simulator_factory: SimulatorFactory,
     http_client_for: HttpClientFactory,
     virtual_clock: VirtualClock,
     rate: float,
 ) -> None:
-    sim = virtual_simulator_factory(throttle_rate=rate, throttle_burst=1)
+    sim = simulator_factory(clock=virtual_clock, throttle_rate=rate, throttle_burst=1)
     client = http_client_for(sim)
     assert list_call(client).status_code == 200
     retry_after = assert_throttled(list_call(client))
@@ -84,11 +85,13 @@ def test_retry_after_is_whole_seconds_rounded_up_and_never_early(
 
 
 def test_retry_after_shrinks_as_the_bucket_refills(
-    virtual_simulator_factory: SimulatorFactory,
+    simulator_factory: SimulatorFactory,
     http_client_for: HttpClientFactory,
     virtual_clock: VirtualClock,
 ) -> None:
-    client = http_client_for(virtual_simulator_factory(throttle_rate=0.3, throttle_burst=1))
+    client = http_client_for(
+        simulator_factory(clock=virtual_clock, throttle_rate=0.3, throttle_burst=1)
+    )
     assert list_call(client).status_code == 200
     assert assert_throttled(list_call(client)) == 4  # 3.33 s
     virtual_clock.sleep(3.3)  # 0.99 of a token: still refused, and refusals take nothing
@@ -98,11 +101,13 @@ def test_retry_after_shrinks_as_the_bucket_refills(
 
 
 def test_refill_is_capped_at_the_burst(
-    virtual_simulator_factory: SimulatorFactory,
+    simulator_factory: SimulatorFactory,
     http_client_for: HttpClientFactory,
     virtual_clock: VirtualClock,
 ) -> None:
-    client = http_client_for(virtual_simulator_factory(throttle_rate=10.0, throttle_burst=4))
+    client = http_client_for(
+        simulator_factory(clock=virtual_clock, throttle_rate=10.0, throttle_burst=4)
+    )
     virtual_clock.sleep(3600)
     codes = [list_call(client).status_code for _ in range(6)]
     assert codes == [200] * 4 + [429] * 2
@@ -130,9 +135,11 @@ def test_buckets_are_per_project() -> None:
 
 
 def test_another_projects_requests_use_their_own_bucket(
-    virtual_simulator_factory: SimulatorFactory, http_client_for: HttpClientFactory
+    simulator_factory: SimulatorFactory,
+    http_client_for: HttpClientFactory,
+    virtual_clock: VirtualClock,
 ) -> None:
-    sim = virtual_simulator_factory(throttle_rate=0.1, throttle_burst=1)
+    sim = simulator_factory(clock=virtual_clock, throttle_rate=0.1, throttle_burst=1)
     client = http_client_for(sim)
     assert list_call(client).status_code == 200
     assert_throttled(list_call(client))
@@ -142,9 +149,11 @@ def test_another_projects_requests_use_their_own_bucket(
 
 
 def test_unauthenticated_requests_take_no_tokens(
-    virtual_simulator_factory: SimulatorFactory, http_client_for: HttpClientFactory
+    simulator_factory: SimulatorFactory,
+    http_client_for: HttpClientFactory,
+    virtual_clock: VirtualClock,
 ) -> None:
-    sim = virtual_simulator_factory(throttle_rate=0.1, throttle_burst=1)
+    sim = simulator_factory(clock=virtual_clock, throttle_rate=0.1, throttle_burst=1)
     bad = http_client_for(sim, AkSkAuth(DEMO_ACCESS_KEY, "wrong-secret"))
     assert [list_call(bad).status_code for _ in range(3)] == [401] * 3
     good = http_client_for(sim)
@@ -153,9 +162,11 @@ def test_unauthenticated_requests_take_no_tokens(
 
 
 def test_admin_routes_are_never_throttled(
-    virtual_simulator_factory: SimulatorFactory, http_client_for: HttpClientFactory
+    simulator_factory: SimulatorFactory,
+    http_client_for: HttpClientFactory,
+    virtual_clock: VirtualClock,
 ) -> None:
-    sim = virtual_simulator_factory(throttle_rate=0.01, throttle_burst=1)
+    sim = simulator_factory(clock=virtual_clock, throttle_rate=0.01, throttle_burst=1)
     client = http_client_for(sim)
     assert list_call(client).status_code == 200
     for _ in range(20):
@@ -165,9 +176,11 @@ def test_admin_routes_are_never_throttled(
 
 
 def test_concurrent_requests_get_exactly_the_burst(
-    virtual_simulator_factory: SimulatorFactory, http_client_for: HttpClientFactory
+    simulator_factory: SimulatorFactory,
+    http_client_for: HttpClientFactory,
+    virtual_clock: VirtualClock,
 ) -> None:
-    sim = virtual_simulator_factory(throttle_rate=1.0, throttle_burst=10)
+    sim = simulator_factory(clock=virtual_clock, throttle_rate=1.0, throttle_burst=10)
     clients = [http_client_for(sim) for _ in range(8)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(lambda i: list_call(clients[i % 8]).status_code, range(48)))
@@ -235,9 +248,11 @@ def test_bad_throttle_specs_are_refused(simulator: RunningSimulator, body: dict[
 
 
 def test_throttle_and_injected_faults_are_counted_apart(
-    virtual_simulator_factory: SimulatorFactory, http_client_for: HttpClientFactory
+    simulator_factory: SimulatorFactory,
+    http_client_for: HttpClientFactory,
+    virtual_clock: VirtualClock,
 ) -> None:
-    sim = virtual_simulator_factory(throttle_rate=0.01, throttle_burst=2)
+    sim = simulator_factory(clock=virtual_clock, throttle_rate=0.01, throttle_burst=2)
     client = http_client_for(sim)
     sim.admin.set_faults(throttle={"count": 1, "retry_after": None})
     response = list_call(client)  # the injected fault, before authentication and the bucket

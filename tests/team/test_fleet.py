@@ -54,7 +54,9 @@ def make_regions(factory: SimulatorFactory, count: int = 3, tasks: int = 3) -> l
     """``count`` simulators (distinct ids via ``rng_seed``), each with ``tasks`` running tasks."""
     regions = []
     for index in range(count):
-        keys = {"access_key": OTHER_AK, "secret_key": OTHER_SK} if index == 1 else {}
+        keys: dict[str, Any] = (
+            {"access_key": OTHER_AK, "secret_key": OTHER_SK} if index == 1 else {}
+        )
         sim = factory(stop_delay=0.3, rng_seed=100 + index, **keys)
         entry: dict[str, Any] = {
             "name": f"region-{index}",

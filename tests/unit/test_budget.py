@@ -1,11 +1,12 @@
-"""The request budget (issue 14) on a fake clock: no sleeps, no wall-clock bounds.
+"""The rate limit (issue 14) on a fake clock: no sleeps, no wall-clock bounds.
 
-The budget's clock and wait are seams: :class:`FakeClock` moves only when the budget waits (or
-the test says so), so every rate below is exact.
+The limiter reads time and waits through its clock: :class:`FakeClock` moves only when the
+limiter sleeps (or the test says so), so every rate below is exact.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -15,24 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-import stamina
 from pydantic import SecretStr
 
 from dcs_simulator import DEMO_PROJECT_ID
-from pulumi_dcs_migration import budget as budget_module
+from pulumi_dcs_migration import ratelimit as ratelimit_module
 from pulumi_dcs_migration.auth import AkSkAuth
-from pulumi_dcs_migration.budget import (
-    DEFAULT_MAX_REQUESTS_PER_SECOND,
-    Adaptation,
-    FileStore,
-    Grant,
-    MemoryStore,
-    Priority,
-    RequestBudget,
-    shared_budget,
-    state_directory,
-)
-from pulumi_dcs_migration.client import DcsClient, RetryPolicy
+from pulumi_dcs_migration.client import DcsClient
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions
 from pulumi_dcs_migration.errors import ConfigurationError, DeadlineExceeded, ThrottledError
 from pulumi_dcs_migration.models import (
@@ -42,6 +31,18 @@ from pulumi_dcs_migration.models import (
     TaskStatusPage,
 )
 from pulumi_dcs_migration.plugin.schema import CONFIG_NAMES, schema
+from pulumi_dcs_migration.policy import RetryPolicy
+from pulumi_dcs_migration.ratelimit import (
+    DEFAULT_MAX_REQUESTS_PER_SECOND,
+    Adaptation,
+    FileStore,
+    Grant,
+    MemoryStore,
+    Priority,
+    RateLimiter,
+    shared_limiter,
+    state_directory,
+)
 from pulumi_dcs_migration.resource import MigrationTasksStoppedProvider
 from pulumi_dcs_migration.settings import (
     SETTING_NAMES,
@@ -57,34 +58,31 @@ ENDPOINT = "https://dcs.cn-north-4.myhuaweicloud.com"
 
 
 class FakeClock:
-    """Monotonic seconds that move when the budget waits (or :meth:`advance` is called)."""
+    """A product ``Clock`` whose time ``t`` moves when someone sleeps (or :meth:`advance`)."""
 
     def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
+        self.t = start
 
-    def __call__(self) -> float:
-        return self.now
+    def now(self) -> float:
+        return self.t
+
+    def wall(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        self.t += max(seconds, 0.0)
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def wait(self, _condition: threading.Condition, seconds: float) -> None:
-        self.now += seconds
+        self.t += seconds
 
 
 def make_budget(
     clock: FakeClock, ceiling: float = 10.0, store: Any = None, **adaptation: Any
-) -> RequestBudget:
-    return RequestBudget(
-        ceiling,
-        Adaptation(**adaptation),
-        store=store or MemoryStore(),
-        clock=clock,
-        wait=clock.wait,
-    )
+) -> RateLimiter:
+    return RateLimiter(ceiling, Adaptation(**adaptation), store=store or MemoryStore(), clock=clock)
 
 
-def take(budget: RequestBudget, priority: Priority = Priority.LOOK) -> Grant:
+def take(budget: RateLimiter, priority: Priority = Priority.READ) -> Grant:
     grant = budget.acquire(priority)
     assert grant is not None
     return grant
@@ -106,20 +104,20 @@ def test_a_turn_after_the_deadline_is_refused_without_waiting() -> None:
     budget = make_budget(clock, ceiling=1.0)
     take(budget)  # the one token
     assert budget.acquire(within=0.5) is None
-    assert clock.now == 1000.0  # nothing was waited for
+    assert clock.t == 1000.0  # nothing was waited for
     assert take(budget).at == 1001.0  # and the refused turn left no trace
 
 
 def test_limited_is_said_only_of_requests_that_waited() -> None:
     clock = FakeClock()
     budget = make_budget(clock, ceiling=2.0)
-    assert [take(budget).limited for _ in range(4)] == [False, False, True, True]
+    assert [take(budget).waited for _ in range(4)] == [False, False, True, True]
 
 
 # --- AIMD -----------------------------------------------------------------------------------
 
 
-def send(budget: RequestBudget, count: int) -> list[Grant]:
+def send(budget: RateLimiter, count: int) -> list[Grant]:
     """``count`` requests that succeed, one after the other."""
     grants = []
     for _ in range(count):
@@ -136,8 +134,8 @@ def test_a_429_halves_the_rate_actually_sent_and_holds_every_request() -> None:
     budget.throttled(grants[-1], retry_after=3.0)
     assert budget.rate == pytest.approx(5.0)  # half of the 10/s sent
     assert budget.paused_for == pytest.approx(3.0)
-    throttled_at = clock.now
-    assert take(budget, Priority.ACT).at == pytest.approx(throttled_at + 3.0)
+    throttled_at = clock.t
+    assert take(budget, Priority.WRITE).at == pytest.approx(throttled_at + 3.0)
 
 
 def test_the_cut_is_from_what_was_sent_not_from_an_unused_ceiling() -> None:
@@ -189,15 +187,15 @@ def test_the_rate_grows_back_additively_only_while_demand_exceeds_it() -> None:
     assert budget.rate == pytest.approx(5.0)
     increase = Adaptation().increase(peak=10.0, ceiling=10.0)
     assert increase == pytest.approx(0.02 * 0.75 / 2 * 100)  # 0.75/s per second
-    started = clock.now
+    started = clock.t
     send(budget, 20)  # back to back: every one waits for its turn
-    held_back = clock.now - started
+    held_back = clock.t - started
     assert budget.rate == pytest.approx(5.0 + increase * held_back, rel=0.05)
     rate = budget.rate
     for _ in range(5):  # one request every 2 s: the budget is not the limit
         clock.advance(2.0)
         grant = take(budget)
-        assert not grant.limited
+        assert not grant.waited
         budget.succeeded(grant)
     assert budget.rate == rate
 
@@ -217,7 +215,7 @@ def test_what_was_learned_is_forgotten_after_an_idle_spell() -> None:
     assert budget.rate == pytest.approx(5.0)  # a look at the state counts as use
     clock.advance(31.0)
     assert budget.rate == 10.0 and budget.paused_for == 0.0
-    assert [take(budget).at for _ in range(10)] == [clock.now] * 10  # a full bucket again
+    assert [take(budget).at for _ in range(10)] == [clock.t] * 10  # a full bucket again
 
 
 class Gateway:
@@ -227,10 +225,10 @@ class Gateway:
     def __init__(self, clock: FakeClock, rate: float) -> None:
         self.clock, self.rate = clock, rate
         self.burst = float(max(1, math.ceil(rate)))
-        self.tokens, self.at = self.burst, clock.now
+        self.tokens, self.at = self.burst, clock.t
 
     def admit(self) -> int | None:
-        now = self.clock.now
+        now = self.clock.t
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens >= 1 - 1e-9:
@@ -248,7 +246,7 @@ def test_against_a_steady_quota_429s_stay_near_the_target_share(
     budget = make_budget(clock, ceiling=ceiling)
     gateway = Gateway(clock, quota)
     answered = throttled = 0
-    started = clock.now
+    started = clock.t
     while answered < 1000:
         grant = take(budget)
         retry_after = gateway.admit()
@@ -259,7 +257,7 @@ def test_against_a_steady_quota_429s_stay_near_the_target_share(
             throttled += 1
             budget.throttled(grant, retry_after)
     share = throttled / (answered + throttled)
-    throughput = answered / (clock.now - started)
+    throughput = answered / (clock.t - started)
     assert share <= 0.05  # the target is 2 %: room for the whole-second Retry-After
     assert throughput >= 0.75 * quota  # and most of the quota is used
 
@@ -267,21 +265,31 @@ def test_against_a_steady_quota_429s_stay_near_the_target_share(
 # --- priorities -------------------------------------------------------------------------------
 
 
-class Gate:
-    """A ``wait`` seam for threads: a waiter blocks on the condition until the test notifies
-    (the fake clock moves only when the test says so)."""
+class GateClock(FakeClock):
+    """A clock whose sleeps block until the test opens the gate, which moves time."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.waiting = threading.Semaphore(0)
+        self._gate = threading.Condition()
+        self._round = 0
 
-    def wait(self, condition: threading.Condition, _seconds: float) -> None:
-        self.waiting.release()
-        condition.wait(timeout=30)  # a guard against hanging, never an assertion about speed
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        with self._gate:
+            start = self._round
+            self.waiting.release()
+            self._gate.wait_for(lambda: self._round > start, timeout=30)  # a hang guard only
+
+    def open(self, seconds: float) -> None:
+        with self._gate:
+            self.t += seconds
+            self._round += 1
+            self._gate.notify_all()
 
 
 def test_a_waiting_stop_goes_before_a_waiting_look() -> None:
-    clock, gate = FakeClock(), Gate()
-    budget = RequestBudget(1.0, store=MemoryStore(), clock=clock, wait=gate.wait)
+    clock = GateClock()
+    budget = RateLimiter(1.0, store=MemoryStore(), clock=clock)
     take(budget)  # the bucket is empty now
     order: list[str] = []
 
@@ -289,22 +297,17 @@ def test_a_waiting_stop_goes_before_a_waiting_look() -> None:
         take(budget, priority)
         order.append(name)
 
-    look = threading.Thread(target=request, args=("look", Priority.LOOK))
+    look = threading.Thread(target=request, args=("look", Priority.READ))
     look.start()
-    assert gate.waiting.acquire(timeout=30)  # the look waits first...
-    stop = threading.Thread(target=request, args=("stop", Priority.ACT))
+    assert clock.waiting.acquire(timeout=30)  # the look waits first...
+    stop = threading.Thread(target=request, args=("stop", Priority.WRITE))
     stop.start()
-    assert gate.waiting.acquire(timeout=30)  # ...then the stop
-    # While the test holds the condition, each waiter is either waiting on it or about to
-    # look again: one more token, and a notification, reach both either way.
-    with budget._cond:
-        clock.advance(1.0)
-        budget._cond.notify_all()
+    assert clock.waiting.acquire(timeout=30)  # ...then the stop
+    clock.open(1.0)  # one more token, and both wake up to look again
     stop.join(timeout=30)
-    assert order == ["stop"] and look.is_alive()  # the one token went to the stop
-    with budget._cond:
-        clock.advance(1.0)
-        budget._cond.notify_all()
+    assert clock.waiting.acquire(timeout=30)  # the look sleeps again...
+    assert order == ["stop"] and look.is_alive()  # ...: the one token went to the stop
+    clock.open(1.0)
     look.join(timeout=30)
     assert order == ["stop", "look"]
 
@@ -312,9 +315,9 @@ def test_a_waiting_stop_goes_before_a_waiting_look() -> None:
 def test_the_client_sends_stops_as_acts_and_looks_as_looks() -> None:
     seen: list[Priority] = []
 
-    class Recording(RequestBudget):
+    class Recording(RateLimiter):
         def acquire(
-            self, priority: Priority = Priority.LOOK, within: float | None = None
+            self, priority: Priority = Priority.READ, within: float | None = None
         ) -> Grant | None:
             seen.append(priority)
             return super().acquire(priority, within)
@@ -326,10 +329,10 @@ def test_the_client_sends_stops_as_acts_and_looks_as_looks() -> None:
             )
         return httpx.Response(200, json={"count": 0, "migration_tasks": []})
 
-    client = make_client(answer, budget=Recording(store=MemoryStore()))
+    client = make_client(answer, limiter=Recording(store=MemoryStore()))
     client.list_tasks()
     client.batch_stop([TID])
-    assert seen == [Priority.LOOK, Priority.ACT]
+    assert seen == [Priority.READ, Priority.WRITE]
 
 
 # --- elastic polling ----------------------------------------------------------------------------
@@ -344,9 +347,9 @@ def test_pace_defers_a_look_the_budget_cannot_serve_and_counts_it_as_demand() ->
     assert budget.pace(2, 0.1) == pytest.approx(1.0)  # two tokens at 2/s
     assert budget.pace(2, 5.0) == 5.0  # a longer interval is kept
     clock.advance(1.0)
-    assert all(take(budget).limited for _ in range(2))  # the deferred look was held back
+    assert all(take(budget).waited for _ in range(2))  # the deferred look was held back
     clock.advance(1.0)
-    assert not take(budget).limited  # and only that look
+    assert not take(budget).waited  # and only that look
 
 
 def test_pace_waits_out_a_retry_after() -> None:
@@ -360,7 +363,7 @@ class BudgetedFake:
     """The engine's three calls over a fake project, every call through a budget. ``queued``
     is how long each look waited for its turn (a stale look, had it been a real one)."""
 
-    def __init__(self, budget: RequestBudget, clock: FakeClock, ids: Sequence[str]) -> None:
+    def __init__(self, budget: RateLimiter, clock: FakeClock, ids: Sequence[str]) -> None:
         self.budget, self.clock = budget, clock
         self.status = dict.fromkeys(ids, "RUNNING")
         self.stopped_at: dict[str, float] = {}
@@ -368,19 +371,19 @@ class BudgetedFake:
         self.queued: list[float] = []
 
     def _turn(self, priority: Priority) -> None:
-        asked = self.clock.now
+        asked = self.clock.t
         grant = self.budget.acquire(priority)
         assert grant is not None
         self.budget.succeeded(grant)
-        if priority is Priority.LOOK:
+        if priority is Priority.READ:
             self.queued.append(grant.at - asked)
         for tid, at in self.stopped_at.items():
-            if self.clock.now >= at + 20.0:
+            if self.clock.t >= at + 20.0:
                 self.status[tid] = "TERMINATED"
 
     def list_task_statuses(self, *, offset: int = 0, limit: int = 1000) -> TaskStatusPage:
-        self._turn(Priority.LOOK)
-        self.looks.append(self.clock.now)
+        self._turn(Priority.READ)
+        self.looks.append(self.clock.t)
         tasks = [
             {"task_id": t, "status": s}
             for t, s in list(self.status.items())[offset : offset + limit]
@@ -388,23 +391,30 @@ class BudgetedFake:
         return TaskStatusPage.model_validate({"count": len(self.status), "migration_tasks": tasks})
 
     def get_task(self, task_id: str) -> MigrationTask:
-        self._turn(Priority.LOOK)
-        self.looks.append(self.clock.now)
+        self._turn(Priority.READ)
+        self.looks.append(self.clock.t)
         return MigrationTask.model_validate({"task_id": task_id, "status": self.status[task_id]})
 
     def batch_stop(self, task_ids: Sequence[str]) -> list[BatchItemResult]:
-        self._turn(Priority.ACT)
+        self._turn(Priority.WRITE)
         for tid in task_ids:
             self.status[tid] = "TERMINATING"
-            self.stopped_at[tid] = self.clock.now
+            self.stopped_at[tid] = self.clock.t
         return [BatchItemResult(task_id=t, result="success") for t in task_ids]
 
     def get_stats(self, task_id: str) -> MigrationTaskStats:
         raise AssertionError("the cutover guard is off: no stats are read")
 
+    @contextlib.contextmanager
+    def deadline(self, at: float | None) -> Iterator[None]:
+        yield
+
+    def pace(self, requests: int, interval: float) -> float:
+        return interval  # blind to the rate limit: polls are queued behind it
+
 
 class PacedFake(BudgetedFake):
-    """The same, telling the engine when the budget could serve a look (as DcsClient does)."""
+    """The same, telling the engine when the limiter could serve a poll (as DcsClient does)."""
 
     def pace(self, requests: int, interval: float) -> float:
         return self.budget.pace(requests, interval)
@@ -418,7 +428,7 @@ def test_the_engine_looks_less_often_instead_of_queueing_looks(
     options = StopOptions(timeout=120, concurrency=1, poll_jitter=0.0)
     clock = FakeClock()
     api = fake(make_budget(clock, ceiling=0.5), clock, ids)
-    report = StopEngine(api, options, clock=clock, sleep=clock.advance, wall=clock).run(ids)
+    report = StopEngine(api, options, clock=clock).run(ids)
     assert {o.outcome for o in report.outcomes} == {Outcome.STOPPED}
     gaps = [b - a for a, b in zip(api.looks, api.looks[1:], strict=False)]
     assert min(gaps) >= 2.0 - 1e-6  # one page a look, 0.5/s: never two looks within 2 s
@@ -460,7 +470,7 @@ def test_a_state_file_that_goes_away_leaves_the_budget_in_memory(tmp_path: Path)
     take(budget)
     (folder / "budget.json").unlink()
     folder.rmdir()  # a tmp cleaner, say
-    assert take(budget).at == clock.now  # no error: the rest of the run paces alone
+    assert take(budget).at == clock.t  # no error: the rest of the run paces alone
     assert isinstance(budget.store, MemoryStore)
 
 
@@ -474,29 +484,29 @@ def test_the_state_directory_is_private(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_one_budget_per_endpoint_project_and_ceiling(tmp_path: Path) -> None:
-    a = shared_budget("https://x.example", PID, 7.0, directory=tmp_path)
-    assert shared_budget("https://x.example/", PID, 7.0, directory=tmp_path) is a
-    assert shared_budget("https://x.example", PID, 8.0, directory=tmp_path) is not a
-    assert shared_budget("https://y.example", PID, 7.0, directory=tmp_path) is not a
+    a = shared_limiter("https://x.example", PID, 7.0, directory=tmp_path)
+    assert shared_limiter("https://x.example/", PID, 7.0, directory=tmp_path) is a
+    assert shared_limiter("https://x.example", PID, 8.0, directory=tmp_path) is not a
+    assert shared_limiter("https://y.example", PID, 7.0, directory=tmp_path) is not a
     assert isinstance(a.store, FileStore) and a.store.path.parent == tmp_path
 
 
-def test_files_of_budgets_unused_for_a_day_are_removed(tmp_path: Path) -> None:
+def test_state_files_unused_for_a_day_are_removed(tmp_path: Path) -> None:
     import os
     import time
 
-    old, recent = tmp_path / "budget-old.json", tmp_path / "budget-recent.json"
+    old, recent = tmp_path / "ratelimit-old.json", tmp_path / "ratelimit-recent.json"
     for path in (old, recent):
         path.write_text("{}")
     two_days_ago = time.time() - 2 * 86_400
     os.utime(old, (two_days_ago, two_days_ago))
-    shared_budget("https://w.example", PID, 7.0, directory=tmp_path)
+    shared_limiter("https://w.example", PID, 7.0, directory=tmp_path)
     assert not old.exists() and recent.exists()
 
 
 def test_no_usable_directory_keeps_the_state_in_memory(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    budget = shared_budget("https://z.example", PID, 9.0, directory=missing)
+    budget = shared_limiter("https://z.example", PID, 9.0, directory=missing)
     assert isinstance(budget.store, MemoryStore)
 
 
@@ -533,14 +543,14 @@ def test_a_bad_ceiling_is_refused_naming_where_it_was_set(
             resolve(with_location())
 
 
-def test_from_settings_takes_the_shared_budget_of_its_ceiling() -> None:
+def test_from_settings_takes_the_shared_limiter_of_its_ceiling() -> None:
     settings = ConnectionSettings(
         "http://127.0.0.1:9", PID, Credentials("ak", SecretStr("sk")), True, None, 3.0
     )
     client = DcsClient.from_settings(settings)
-    assert client.budget is not None and client.budget.ceiling == 3.0
-    assert client.budget is shared_budget("http://127.0.0.1:9", PID, 3.0)
-    assert DcsClient.from_settings(settings).budget is client.budget
+    assert client.policy.limiter is not None and client.policy.limiter.ceiling == 3.0
+    assert client.policy.limiter is shared_limiter("http://127.0.0.1:9", PID, 3.0)
+    assert DcsClient.from_settings(settings).policy.limiter is client.policy.limiter
 
 
 def test_stack_config_dcs_max_requests_per_second() -> None:
@@ -566,12 +576,6 @@ def test_provider_config_max_requests_per_second_is_in_the_schema() -> None:
 # --- the client: a 429 is retried until the deadline ---------------------------------------------
 
 
-@pytest.fixture
-def no_stamina_testing() -> Iterator[None]:
-    stamina.set_testing(False)
-    yield
-
-
 def make_client(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any) -> DcsClient:
     quick = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
     kwargs.setdefault("retry", quick)
@@ -594,9 +598,7 @@ def storm(count: int) -> Callable[[httpx.Request], httpx.Response]:
     return handler
 
 
-def test_a_429_storm_is_retried_until_the_deadline_not_for_n_attempts(
-    no_stamina_testing: None,
-) -> None:
+def test_a_429_storm_is_retried_until_the_deadline_not_for_n_attempts() -> None:
     import time
 
     client = make_client(storm(12))
@@ -606,27 +608,29 @@ def test_a_429_storm_is_retried_until_the_deadline_not_for_n_attempts(
         make_client(storm(12)).list_tasks()
 
 
-def test_a_429_storm_past_the_deadline_says_why(no_stamina_testing: None) -> None:
+def test_a_429_storm_past_the_deadline_says_why() -> None:
     import time
 
     def always(_request: httpx.Request) -> httpx.Response:
         body = {"error_code": "APIGW.0308", "error_msg": "The throttling threshold..."}
         return httpx.Response(429, json=body, headers={"Retry-After": "30"})
 
-    client = make_client(always, budget=RequestBudget(store=MemoryStore()))
+    client = make_client(always, limiter=RateLimiter(store=MemoryStore()))
     with client.deadline(time.monotonic() + 5), pytest.raises(DeadlineExceeded) as info:
         client.list_tasks()
     assert "retry after 30s" in str(info.value)
-    assert client.budget is not None and client.budget.paused_for > 5  # held for everyone
+    assert (
+        client.policy.limiter is not None and client.policy.limiter.paused_for > 5
+    )  # held for everyone
 
 
 def test_without_a_budget_a_client_is_not_paced() -> None:
     client = make_client(storm(0))
-    assert client.budget is None and client.pace(50, 0.1) == 0.1
+    assert client.policy.limiter is None and client.pace(50, 0.1) == 0.1
 
 
 def test_infinite_values_are_not_ceilings() -> None:
     for bad in (math.inf, 0.0, -2.0):
         with pytest.raises(ValueError, match="ceiling"):
-            RequestBudget(bad)
-    assert budget_module.MAX_REQUESTS_PER_SECOND == 1000.0
+            RateLimiter(bad)
+    assert ratelimit_module.MAX_REQUESTS_PER_SECOND == 1000.0

@@ -1,15 +1,16 @@
 """DcsClient over httpx.MockTransport: errors, retries, pagination, validation, secrets."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from functools import partial
 
 import httpx
 import pytest
-import stamina
 
 from dcs_simulator import DEMO_PROJECT_ID
+from dcs_simulator.testing import VirtualClock
 from pulumi_dcs_migration.auth import AkSkAuth
-from pulumi_dcs_migration.client import DcsClient, RetryPolicy, retry_backoff
+from pulumi_dcs_migration.client import DcsClient
 from pulumi_dcs_migration.errors import (
     AuthenticationError,
     DcsApiError,
@@ -21,24 +22,21 @@ from pulumi_dcs_migration.errors import (
     TaskNotFoundError,
     ThrottledError,
 )
+from pulumi_dcs_migration.policy import RetryPolicy, retry_decision
 
 PID = DEMO_PROJECT_ID  # any well-formed project id
 TID = "b21989ec-2889-4b8e-99db-19c073425ec2"
 
 
-@pytest.fixture(autouse=True)
-def _no_retry_waits() -> Iterator[None]:
-    stamina.set_testing(True, attempts=4)
-    yield
-    stamina.set_testing(False)
-
-
 def make(handler: Callable[[httpx.Request], httpx.Response]) -> DcsClient:
+    """A client whose retries (4 attempts) wait on a virtual clock: no real sleep."""
     return DcsClient(
         "https://dcs.cn-north-4.myhuaweicloud.com",
         PID,
         AkSkAuth("MYAK", "MYSK"),
         transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(attempts=4),
+        clock=VirtualClock(),
     )
 
 
@@ -125,7 +123,7 @@ def test_429_retried_and_gives_up_with_throttled_error() -> None:
 
 
 def test_backoff_hook_honours_retry_after_and_idempotency() -> None:
-    hook = retry_backoff(RetryPolicy(max_retry_after=30), idempotent=True)
+    hook = partial(retry_decision, policy=RetryPolicy(max_retry_after=30), idempotent=True)
     t = ThrottledError("op", 429, "APIGW.0308", "x")
     t.retry_after = 7.0
     assert hook(t) == 7.0
@@ -137,7 +135,7 @@ def test_backoff_hook_honours_retry_after_and_idempotency() -> None:
     assert hook(DcsApiError("op", 400, "DCS.4855", "x")) is False
     assert hook(AuthenticationError("op", 401, "APIGW.0301", "x")) is False
     req = httpx.Request("POST", "https://h")
-    non_idem = retry_backoff(RetryPolicy(), idempotent=False)
+    non_idem = partial(retry_decision, policy=RetryPolicy(), idempotent=False)
     assert non_idem(httpx.ConnectError("refused", request=req)) is True
     assert non_idem(httpx.ReadError("reset", request=req)) is False
     assert non_idem(ServerError("op", 500, None, None)) is False

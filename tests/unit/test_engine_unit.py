@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -68,6 +69,15 @@ class FakeDcs:
     before_show: Callable[[str], None] | None = None
 
     lock: threading.Lock = field(default_factory=threading.Lock)  # the engine calls from threads
+    deadlines: list[float | None] = field(default_factory=list)  # what the engine bounded us by
+
+    @contextlib.contextmanager
+    def deadline(self, at: float | None) -> Iterator[None]:
+        self.deadlines.append(at)
+        yield
+
+    def pace(self, requests: int, interval: float) -> float:
+        return interval  # no rate limit
 
     def _tick(self, op: str) -> None:
         with self.lock:
@@ -155,9 +165,7 @@ def engine(
     return StopEngine(
         fake,  # type-checked against the engine's StopApi Protocol: no ignore needed
         options,
-        clock=clock.now,
-        sleep=clock.sleep,
-        wall=clock.now,
+        clock=clock,
         on_progress=on_progress,
         rng=random.Random(seed),
     )

@@ -136,7 +136,7 @@ def test_no_request_carries_an_unvalidated_id(task_id: str) -> None:
         AkSkAuth("AK", "SK"),
         transport=httpx.MockTransport(record),
     )
-    for call in (client.get_task, client.stop_task, lambda t: client.batch_stop([t])):
+    for call in (client.get_task, client.get_stats, lambda t: client.batch_stop([t])):
         try:
             call(task_id)
         except InvalidTaskIdError:

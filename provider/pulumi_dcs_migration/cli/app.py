@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from ..client import DcsClient, print_retries_to_stderr
+from ..client import DcsClient
 from ..engine import Outcome, StopEngine, StopOptions, StopReport, TaskOutcome, unique_ids
 from ..errors import (
     ConfigurationError,
@@ -37,6 +37,7 @@ from ..lifecycle import (
 )
 from ..lifecycle import incomplete_message as _incomplete_message
 from ..models import MigrationTaskSummary, batches
+from ..policy import show_retries
 from ..redact import Scrubber, one_line, visible
 from ..settings import Layer, positive_seconds, resolve
 from . import output
@@ -603,5 +604,5 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     Makes every retry a readable stderr line for this process (not at import).
     """
-    print_retries_to_stderr()
+    show_retries(lambda line: print(line, file=sys.stderr, flush=True))
     cli.main(args=list(argv) if argv is not None else None, prog_name="dcs-migration")

@@ -4,8 +4,8 @@ The engine starts the executable with its own address as the first argument and 
 of our gRPC server from the first line of stdout. Three things differ from
 ``pulumi.provider.experimental.server.main``:
 
-* errors the provider raises on purpose (:class:`~.provider.PluginError`) reach the CLI as their
-  message alone; anything else keeps its traceback (that is a bug worth reporting);
+* errors the provider raises on purpose (:class:`~..errors.OperationFailed`) reach the CLI as
+  their message alone; anything else keeps its traceback (that is a bug worth reporting);
 * the provider writes its progress to the engine (the resource's own row);
 * the process exits when the CLI that started it goes away, even if the CLI was killed
   (``SIGKILL`` leaves no chance to say goodbye): a watchdog notices the orphaning.
@@ -18,59 +18,80 @@ import contextlib
 import os
 import sys
 import threading
-import traceback
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from pulumi.provider.experimental.server import ProviderServicer
-from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import provider_pb2_grpc
 
 from .. import __version__
+from ..errors import OperationFailed
 from .engine_log import EngineLog
-from .provider import MigrationTasksProvider, PluginError
+from .provider import MigrationTasksProvider
 
 WATCH_INTERVAL = 0.5
 """Seconds between two checks that the CLI is still there."""
 
-Handler = Callable[[Any, Any, Any], Awaitable[Any]]
+GRPC_OPTIONS = [("grpc.max_receive_message_length", 400 * 1024 * 1024)]
+"""The engine may send large states; the SDK's own server allows 400 MiB too."""
 
 
-def _undecorated(method: Handler) -> Handler:
-    """The SDK's handler without its wrapper (which appends a traceback to every error)."""
-    closure = getattr(method, "__closure__", None) or ()
-    inner = [c.cell_contents for c in closure if asyncio.iscoroutinefunction(c.cell_contents)]
-    return inner[0] if len(inner) == 1 else method
+def purposeful(exc: BaseException) -> OperationFailed | None:
+    """The :class:`OperationFailed` behind ``exc``, if any.
 
-
-def _clean_errors(name: str) -> Handler:
-    """A handler showing a :class:`PluginError` as its message, anything else with a traceback."""
-    inner = _undecorated(getattr(ProviderServicer, name))
-
-    async def handler(self: ProviderServicer, request: Any, context: Any) -> Any:
-        try:
-            return await inner(self, request, context)
-        except PluginError as exc:
-            await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
-        except Exception as exc:
-            # A bug: keep the story for the report.
-            await context.abort(grpc.StatusCode.UNKNOWN, f"{exc}\n{traceback.format_exc()}")
-
-    handler.__name__ = name
-    return handler
+    The SDK's servicer re-raises every error as a plain ``Exception`` with a traceback appended
+    (``raise Exception(...)`` inside its ``except``): Python keeps the original as the new
+    exception's ``__context__``, which is where we find ours.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OperationFailed):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 class Servicer(ProviderServicer):
     """The SDK's servicer, with purposeful errors shown as their message alone."""
 
-    Check = _clean_errors("Check")
-    Diff = _clean_errors("Diff")
-    Create = _clean_errors("Create")
-    Update = _clean_errors("Update")
-    Read = _clean_errors("Read")
-    Delete = _clean_errors("Delete")
-    CheckConfig = _clean_errors("CheckConfig")
+    async def _clean(self, name: str, request: Any, context: Any) -> Any:
+        try:
+            return await getattr(super(), name)(request, context)
+        except Exception as exc:
+            failure = purposeful(exc)
+            if failure is None:
+                raise  # a bug: the SDK's message keeps the traceback for the report
+            await context.abort(grpc.StatusCode.UNKNOWN, str(failure))
+
+    async def CheckConfig(self, request: Any, context: Any) -> Any:
+        """Validate the provider config."""
+        return await self._clean("CheckConfig", request, context)
+
+    async def Check(self, request: Any, context: Any) -> Any:
+        """Validate a resource's inputs."""
+        return await self._clean("Check", request, context)
+
+    async def Diff(self, request: Any, context: Any) -> Any:
+        """Plan a change."""
+        return await self._clean("Diff", request, context)
+
+    async def Create(self, request: Any, context: Any) -> Any:
+        """Stop the declared tasks."""
+        return await self._clean("Create", request, context)
+
+    async def Update(self, request: Any, context: Any) -> Any:
+        """Stop what the plan says."""
+        return await self._clean("Update", request, context)
+
+    async def Read(self, request: Any, context: Any) -> Any:
+        """Refresh or import."""
+        return await self._clean("Read", request, context)
+
+    async def Delete(self, request: Any, context: Any) -> Any:
+        """Destroy."""
+        return await self._clean("Delete", request, context)
 
 
 def watch_parent(interval: float = WATCH_INTERVAL) -> threading.Thread:
@@ -91,7 +112,7 @@ def watch_parent(interval: float = WATCH_INTERVAL) -> threading.Thread:
 async def serve(engine_address: str | None) -> None:
     """Serve the provider until the engine stops us."""
     provider = MigrationTasksProvider(EngineLog(engine_address))
-    server = grpc.aio.server(options=_GRPC_CHANNEL_OPTIONS)
+    server = grpc.aio.server(options=GRPC_OPTIONS)
     servicer = Servicer(sys.argv[1:], __version__, provider, engine_address=engine_address or "")
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(servicer, server)
     port = server.add_insecure_port(address="127.0.0.1:0")

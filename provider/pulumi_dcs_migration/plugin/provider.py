@@ -20,9 +20,9 @@ from pulumi.provider.experimental import provider as p
 
 from .. import lifecycle
 from ..engine import ProgressEvent, StopReport, TaskOutcome
-from ..errors import ConfigurationError, Problem
+from ..errors import ConfigurationError, OperationFailed, Problem
 from ..lifecycle import UNKNOWN, camel
-from ..operations import OperationFailed, Operations, Voice
+from ..operations import Operations, Voice
 from ..settings import Layer, parse_bool, requests_per_second
 from .engine_log import EngineLog
 from .schema import CONFIG, CONFIG_NAMES, PACKAGE, RESOURCE_TOKEN, schema_json
@@ -40,10 +40,6 @@ ADVICE: dict[Problem, str] = {
     Problem.ENDPOINT: f"the endpoint or region is wrong ({PACKAGE}:endpoint / {PACKAGE}:region)",
 }
 STOP_ADVICE = lifecycle.pulumi_advice("customTimeouts (create, update) or timeoutSeconds", camel)
-
-
-PluginError = OperationFailed
-"""An operation failed for a reason its message explains in full (no traceback needed)."""
 
 
 def _config_spelling(setting: str) -> str | None:
@@ -229,7 +225,7 @@ class MigrationTasksProvider(p.Provider):
         checked = lifecycle.check({"task_ids": ids}, self.ops.config, camel)
         if not checked.ok or checked.task_ids is None:
             reasons = "; ".join(f.message for f in checked.failures)
-            raise PluginError(
+            raise OperationFailed(
                 f"cannot import {request.resource_id!r}: {reasons}. The import ID is "
                 "<task-id>[,<task-id>...]; the project and endpoint come from the provider "
                 f"config ({PACKAGE}:projectId, {PACKAGE}:region or {PACKAGE}:endpoint) or the "
@@ -239,7 +235,7 @@ class MigrationTasksProvider(p.Provider):
         looks: list[TaskOutcome] = self.ops.look(inputs, checked.task_ids, self.voice(request.urn))
         missing = lifecycle.missing_tasks(looks, inputs["project_id"], camel)
         if missing:
-            raise PluginError("cannot import: " + "; ".join(f.message for f in missing))
+            raise OperationFailed("cannot import: " + "; ".join(f.message for f in missing))
         resource_id = lifecycle.resource_id(inputs["project_id"], request.urn, checked.task_ids)
         return p.ReadResponse(
             resource_id, to_wire(lifecycle.imported(inputs, looks)), to_wire(inputs)
@@ -278,7 +274,6 @@ __all__ = [
     "CONFIG",
     "RESOURCE_TOKEN",
     "MigrationTasksProvider",
-    "PluginError",
     "detailed_diff",
     "status_line",
     "summary",

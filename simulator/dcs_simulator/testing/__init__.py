@@ -3,6 +3,8 @@
 * :func:`client_for`: a product :class:`~pulumi_dcs_migration.client.DcsClient` signed with a
   simulator's keys (its secrets scrubbed from errors), with quick retries.
 * :func:`signed_http_client`: a plain httpx client signed the same way (route-level tests).
+* :mod:`.api`: the calls only tests make (creating tasks, the single-task stop) and their models,
+  which the product does not have.
 * :class:`VirtualClock`: one clock for the simulator and the engine, moved only by ``sleep``,
   with events scheduled at virtual moments: runs that used to race real time become
   deterministic.
@@ -22,7 +24,8 @@ from typing import Any, TypeVar
 import httpx
 
 from pulumi_dcs_migration.auth import AkSkAuth
-from pulumi_dcs_migration.client import DcsClient, RetryPolicy
+from pulumi_dcs_migration.client import DcsClient
+from pulumi_dcs_migration.policy import RetryPolicy
 
 from ..config import DEMO_ACCESS_KEY, DEMO_PROJECT_ID, DEMO_SECRET_KEY
 from ..server import RunningSimulator
@@ -108,7 +111,7 @@ def poll_until(
 
 
 class VirtualClock:
-    """Epoch-like seconds that move only when someone sleeps.
+    """Epoch-like seconds that move only when someone sleeps (a product ``Clock``).
 
     ``now()`` is the current virtual time; ``sleep(s)`` moves it ``s`` forward at once, first
     running (in the sleeping thread, in time order) every event scheduled in between.
@@ -125,8 +128,15 @@ class VirtualClock:
         with self._lock:
             return self._now
 
-    def sleep(self, seconds: float) -> None:
-        """Move time ``seconds`` forward, running the events due on the way."""
+    def wall(self) -> float:
+        """The same virtual time (it reads like epoch seconds)."""
+        return self.now()
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        """Move time ``seconds`` forward, running the events due on the way (at once when
+        ``cancel`` is set: a cancelled wait ends)."""
+        if cancel is not None and cancel.is_set():
+            return
         with self._lock:
             target = self._now + max(seconds, 0.0)
         while True:

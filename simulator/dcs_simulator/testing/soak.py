@@ -19,11 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import stamina.instrumentation
-
-from pulumi_dcs_migration.client import RetryPolicy
 from pulumi_dcs_migration.engine import StopEngine, StopOptions, StopReport
 from pulumi_dcs_migration.errors import DcsError
+from pulumi_dcs_migration.policy import RetryPolicy, show_retries
 
 from ..config import SimulatorConfig
 from ..server import RunningSimulator, start_simulator
@@ -161,10 +159,8 @@ def _one_run(
     engine_rng = random.Random(rng.random())
     report: StopReport | None = None
     try:
-        with client_for(sim, retry=RETRY, timeout=REQUEST_TIMEOUT) as client:
-            engine = StopEngine(
-                client, options, clock=clock.now, sleep=clock.sleep, wall=clock.now, rng=engine_rng
-            )
+        with client_for(sim, retry=RETRY, timeout=REQUEST_TIMEOUT, clock=clock) as client:
+            engine = StopEngine(client, options, clock=clock, rng=engine_rng)
             report = engine.run(ids)
     except DcsError as exc:  # retries exhausted: a clear error is an allowed ending
         result.errors.append(f"run {result.runs + 1}: {exc}")
@@ -179,9 +175,9 @@ def _one_run(
 def run_soak(*, seed: int, runs: int, max_seconds: float, stop_delay: float = 0.2) -> SoakResult:
     """A soak on a simulator of its own, started on a fresh virtual clock.
 
-    Retries are expected by the thousand here: stamina's per-retry log lines are silenced.
+    Retries are expected by the thousand here: their log lines are silenced.
     """
-    stamina.instrumentation.set_on_retry_hooks([])
+    show_retries(lambda _line: None)
     clock = VirtualClock()
     config = SimulatorConfig(stop_delay=stop_delay, rng_seed=seed)
     with start_simulator(config, clock=clock.now) as sim:

@@ -1,37 +1,36 @@
-"""The request budget: how fast this machine may call one project's DCS API, learned from 429s.
+"""The rate limit: how fast this machine may call one project's DCS API, learned from 429s.
 
 The API gateway throttles per project (HTTP 429 ``APIGW.0308``, ``Retry-After``) and publishes
-no figure for these calls. Every client made from settings (:meth:`~.client.DcsClient.
-from_settings`: the command line, both Pulumi providers, each stack of a fleet) takes every
-request's turn from the :class:`RequestBudget` of its endpoint and project
-(:func:`shared_budget`):
+no figure for these calls. Every request of a client made from settings (the command line, both
+Pulumi providers, each stack of a fleet) takes its turn from the :class:`RateLimiter` of its
+endpoint and project (:func:`shared_limiter`), through the client's
+:class:`~.policy.RequestPolicy`:
 
-* one budget per endpoint, project and ceiling in a process, and its state (rate, tokens,
-  pause) shared by every process of the same user on the machine through a small lock file
-  (:class:`FileStore`; in memory where that is not possible). Sixteen provider processes of a
-  fleet on one project draw from one bucket, so together they never exceed the ceiling, and a
-  429 one of them meets slows them all: per-process budgets cannot do that without either
-  starting every process so slowly that a single run crawls, or a burst of 429s at the start
-  of every fleet (measured: bench/throttle.py and the README);
 * a token bucket at the ceiling (``max_requests_per_second``) whose rate adapts below it, AIMD:
   halved (:attr:`Adaptation.decrease`) on a 429, from the rate actually sent, at most once per
   round trip (429s to requests sent before the last cut are the same news), never under
   :attr:`Adaptation.floor`; then grown back, additively, for every second during which the
-  demand exceeded the budget. The increase is set by the rate at which the last 429 came (the
-  quota, as far as anyone knows): ``target_share * (1 - decrease**2) / 2 * peak**2`` per
-  second makes 429s about :attr:`Adaptation.target_share` of the requests against a steady
-  quota (one 429 per saw-tooth of ``(1 - decrease) * peak / increase`` seconds), so a low quota
-  is approached slowly and a high one quickly. What it learned is forgotten after
-  :attr:`Adaptation.idle_reset` seconds without a request;
+  demand exceeded the rate. The increase is set by the rate at which the last 429 came (the
+  quota, as far as anyone knows): ``target_share * (1 - decrease**2) / 2 * peak**2`` per second
+  makes 429s about :attr:`Adaptation.target_share` of the requests against a steady quota. What
+  it learned is forgotten after :attr:`Adaptation.idle_reset` seconds without a request;
 * a ``Retry-After`` holds every request, not just the one refused: the gateway counts the
   project, so another request would be refused too;
-* in a process, a stop (:attr:`Priority.ACT`) waiting for its turn goes before a status look
-  (:attr:`Priority.LOOK`) waiting for its turn;
-* :meth:`RequestBudget.pace` tells a poller when a look could be served, so that it looks less
-  often instead of queueing looks that would be stale by the time they are sent.
+* one limiter per endpoint, project and ceiling in a process, its state (rate, tokens, pause)
+  shared by every process of the same user on the machine through a small locked file
+  (:class:`FileStore`; in memory where that is not possible). Eight operators' ``dcs-migration
+  stop`` on one project, or sixteen stacks of a fleet, draw from one bucket: together they stay
+  under the ceiling, and a 429 one of them meets slows them all. Independent per-process
+  limiters start a burst of 429s each time several processes start together (measured side by
+  side in docs/performance.md);
+* in a process, a change (:attr:`Priority.WRITE`: a stop) waiting for its turn goes before a
+  read (:attr:`Priority.READ`: a poll) waiting for its turn;
+* :meth:`RateLimiter.pace` tells a poller when its next poll could be served, so that it polls
+  less often instead of queueing polls that would be stale by the time they are sent.
 
-The clock and the wait are seams: the unit tests run on a fake clock, without sleeping. The
-clock must be one the processes share (``time.monotonic`` is system-wide on Linux and macOS).
+The limiter reads time and waits through a :class:`~.clock.Clock`: a test passes a fake one and
+the code is the same. Processes share the state, so the clock must be one they share
+(``time.monotonic`` is system-wide on Linux and macOS).
 """
 
 from __future__ import annotations
@@ -55,6 +54,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from .clock import SYSTEM_CLOCK, Clock
+
 _log = logging.getLogger("pulumi_dcs_migration")
 _T = TypeVar("_T")
 
@@ -76,8 +77,8 @@ that long would not move a clock that reads 1.7e9, like an epoch-based test cloc
 class Priority(enum.IntEnum):
     """Who goes first when several requests of a process wait for their turn (lower first)."""
 
-    ACT = 0  # stop, restart, delete, create: what the run is for
-    LOOK = 1  # status looks and listings
+    WRITE = 0  # stop, restart, delete: what the run is for
+    READ = 1  # polls and listings
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Adaptation:
     target_share: float = 0.02  # of requests answered 429 at steady state: sets the increase
     min_increase: float = 0.001  # of the ceiling per second: the slowest recovery
     decrease: float = 0.5  # the factor a 429 applies to the rate actually sent
-    floor: float = 0.25  # the lowest rate 429s can bring the budget to (or the ceiling)
+    floor: float = 0.25  # the lowest rate 429s can bring the limiter to (or the ceiling)
     window: float = 2.0  # seconds over which the rate actually sent is measured
     burst: float = 1.0  # the bucket holds this many seconds of requests (at least one)
     idle_reset: float = 30.0  # seconds without a request after which the state starts afresh
@@ -107,15 +108,15 @@ class Adaptation:
 
 @dataclass(frozen=True)
 class Grant:
-    """One request's turn: when it was given, and whether the budget held it back."""
+    """One request's turn: when it was given, and whether the limiter held it back."""
 
     at: float
-    limited: bool  # it waited for the budget (or a look was deferred for it): demand exceeds
+    waited: bool  # it waited for its turn (or a poll was deferred for it): demand exceeds
 
 
 @dataclass
 class State:
-    """What the processes sharing a budget share (times from the shared clock)."""
+    """What the processes sharing a limiter share (times from the shared clock)."""
 
     rate: float
     tokens: float
@@ -132,7 +133,7 @@ class State:
 
 
 class Store(Protocol):
-    """Where a budget's :class:`State` lives; ``update`` runs ``change`` on it, exclusively
+    """Where a limiter's :class:`State` lives; ``update`` runs ``change`` on it, exclusively
     (across processes too, for a store that is shared)."""
 
     def update(self, fresh: Callable[[], State], change: Callable[[State], _T]) -> _T:
@@ -168,7 +169,7 @@ class FileStore:
         self.update(_unusable, lambda s: None)
 
     def update(self, fresh: Callable[[], State], change: Callable[[State], _T]) -> _T:
-        import fcntl  # POSIX only; shared_budget() falls back to memory elsewhere
+        import fcntl  # POSIX only; shared_limiter() falls back to memory elsewhere
 
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(self.path, flags, 0o600)
@@ -215,17 +216,8 @@ def _parse(data: bytes) -> State | None:
     return state
 
 
-def _wait_on(condition: threading.Condition, seconds: float) -> None:
-    condition.wait(seconds)
-
-
-class RequestBudget:
-    """An adaptive token bucket over a :class:`Store`; thread-safe; see the module docstring.
-
-    ``clock`` is monotonic seconds; ``wait(condition, seconds)`` blocks (holding the
-    condition's lock on return) until notified or ``seconds`` passed. A fake clock's ``wait``
-    just moves the clock.
-    """
+class RateLimiter:
+    """An adaptive token bucket over a :class:`Store`; thread-safe; see the module docstring."""
 
     def __init__(
         self,
@@ -233,63 +225,63 @@ class RequestBudget:
         adaptation: Adaptation | None = None,
         *,
         store: Store | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        wait: Callable[[threading.Condition, float], object] = _wait_on,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.ceiling = _checked_ceiling(ceiling)
+        self.ceiling = checked_ceiling(ceiling)
         self.adaptation = adaptation or Adaptation()
         self.store: Store = store or MemoryStore()
-        self._clock = clock
-        self._wait = wait
-        self._cond = threading.Condition()
+        self.clock = clock
+        self._lock = threading.Lock()  # this process's queue of waiters
         self._order = itertools.count()
         self._queue: set[tuple[int, int]] = set()  # (priority, arrival) of this process's waiters
-        self._deferred = 0  # requests of looks deferred by pace(): their grants are "limited"
+        self._deferred = 0  # requests of polls deferred by pace(): their grants "waited"
 
     def __repr__(self) -> str:
-        return f"RequestBudget(ceiling={self.ceiling:g}/s, store={type(self.store).__name__})"
+        return f"RateLimiter(ceiling={self.ceiling:g}/s, store={type(self.store).__name__})"
 
     # --- taking turns -----------------------------------------------------------------------
 
     def acquire(
-        self, priority: Priority = Priority.LOOK, within: float | None = None
+        self, priority: Priority = Priority.READ, within: float | None = None
     ) -> Grant | None:
         """Wait for this request's turn and take it; ``None`` when it would not come within
         ``within`` seconds (the time left before the call's deadline; ``None``: no limit).
 
         Turns go by priority, then arrival (within this process). Nothing is waited for when
-        the turn could not come in time: the caller says so at once.
+        the turn could not come in time: the caller says so at once. A waiter sleeps until the
+        turn it computed, then looks again (a pause or a newcomer ahead may move it back).
         """
-        with self._cond:
+        with self._lock:
             ticket = (int(priority), next(self._order))
             self._queue.add(ticket)
-            limited = False
-            until = None if within is None else self._clock() + within
-            try:
-                while True:
+        waited = False
+        until = None if within is None else self.clock.now() + within
+        try:
+            while True:
+                with self._lock:
                     ahead = sum(1 for other in self._queue if other < ticket)
                     now, delay = self._update(functools.partial(self._take, ahead=ahead))
                     if delay <= 0:
                         if self._deferred > 0:
                             self._deferred -= 1
-                            limited = True
-                        return Grant(now, limited)
-                    if until is not None and now + delay > until:
-                        return None
-                    limited = True
-                    self._wait(self._cond, delay)
-            finally:  # served, given up or failed: the turns behind this one move up
+                            waited = True
+                        return Grant(now, waited)
+                if until is not None and now + delay > until:
+                    return None
+                waited = True
+                self.clock.sleep(delay)
+        finally:  # served, given up or failed: the turns behind this one move up
+            with self._lock:
                 self._queue.discard(ticket)
-                self._cond.notify_all()
 
     def pace(self, requests: int, interval: float) -> float:
-        """Seconds from now to the next look of ``requests`` requests: ``interval``, or longer
-        when the budget could not serve that look sooner (a pause, a backlog, a low rate).
+        """Seconds from now to the next poll of ``requests`` requests: ``interval``, or longer
+        when the limiter could not serve that poll sooner (a pause, a backlog, a low rate).
 
-        A longer answer counts as demand beyond the budget: the look's requests then count as
+        A longer answer counts as demand beyond the rate: the poll's requests then count as
         held back, and the rate grows when they succeed.
         """
-        with self._cond:
+        with self._lock:
             backlog = len(self._queue)
 
             def delay(s: State, now: float) -> float:
@@ -306,11 +298,11 @@ class RequestBudget:
 
     def succeeded(self, grant: Grant) -> None:
         """An answer that was not a 429: a request held back grows the rate (additively)."""
-        if not grant.limited:
+        if not grant.waited:
             return
 
         def grow(s: State, _now: float) -> None:
-            # increase/rate per answer: ``increase`` per second while the budget is the limit.
+            # increase/rate per answer: ``increase`` per second while the limiter is the limit.
             increase = self.adaptation.increase(s.peak or self.ceiling, self.ceiling)
             s.rate = min(self.ceiling, s.rate + increase / s.rate)
 
@@ -331,15 +323,13 @@ class RequestBudget:
                 s.cut_at = now
                 s.cuts += 1
 
-        with self._cond:
-            self._update(cut)
-            self._cond.notify_all()
+        self._update(cut)
 
     # --- state ------------------------------------------------------------------------------
 
     @property
     def rate(self) -> float:
-        """The rate the budget allows now (requests per second)."""
+        """The rate the limiter allows now (requests per second)."""
         return self._update(lambda s, _now: s.rate)[1]
 
     @property
@@ -365,7 +355,7 @@ class RequestBudget:
     # --- inside an update (the store's lock held) --------------------------------------------
 
     def _fresh(self) -> State:
-        now = self._clock()
+        now = self.clock.now()
         capacity = max(1.0, self.ceiling * self.adaptation.burst)
         return State(rate=self.ceiling, tokens=capacity, refilled_at=now, used_at=now, since=now)
 
@@ -374,7 +364,7 @@ class RequestBudget:
         or started afresh after ``idle_reset`` seconds without use)."""
 
         def run(s: State) -> tuple[float, _T]:
-            now = self._clock()
+            now = self.clock.now()
             if now - s.used_at > self.adaptation.idle_reset:
                 vars(s).update(vars(self._fresh()))  # a new episode: what was learned is old
             rate = s.rate
@@ -389,7 +379,7 @@ class RequestBudget:
         try:
             return self.store.update(self._fresh, run)
         except OSError as exc:  # the shared file went away (a tmp cleaner...): go on alone
-            _log.debug("request budget kept in memory from now on: %s", exc)
+            _log.debug("rate limit kept in memory from now on: %s", exc)
             self.store = MemoryStore()
             return self.store.update(self._fresh, run)
 
@@ -402,7 +392,7 @@ class RequestBudget:
             span = min(self.adaptation.window, now - s.since)
         return len(s.sent) / max(span, EPSILON)
 
-    def _take(self, s: State, now: float, ahead: int) -> float:
+    def _take(self, s: State, now: float, *, ahead: int) -> float:
         """Take a token when it is this request's turn (0.0), else the seconds until it is."""
         need = ahead + 1 - s.tokens
         delay = max(s.paused_until - now, need / s.rate if need > 0 else 0.0)
@@ -414,7 +404,8 @@ class RequestBudget:
         return 0.0
 
 
-def _checked_ceiling(value: float) -> float:
+def checked_ceiling(value: float) -> float:
+    """A ceiling in ``(0, MAX_REQUESTS_PER_SECOND]``; raises :class:`ValueError` otherwise."""
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -425,29 +416,29 @@ def _checked_ceiling(value: float) -> float:
     return float(value)
 
 
-# --- one budget per endpoint, project and ceiling -----------------------------------------------
+# --- one limiter per endpoint, project and ceiling -----------------------------------------------
 
-_SHARED: dict[tuple[str, str, float], RequestBudget] = {}
+_SHARED: dict[tuple[str, str, float], RateLimiter] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_budget(
+def shared_limiter(
     endpoint: str,
     project_id: str,
     ceiling: float = DEFAULT_MAX_REQUESTS_PER_SECOND,
     *,
     directory: Path | None = None,
-) -> RequestBudget:
-    """The budget of ``endpoint``, ``project_id`` and ``ceiling``: one per process, its state
+) -> RateLimiter:
+    """The limiter of ``endpoint``, ``project_id`` and ``ceiling``: one per process, its state
     shared with this user's other processes on the machine (a file in ``directory``, default
     :func:`state_directory`), or kept in memory when no such directory can be used."""
-    ceiling = _checked_ceiling(ceiling)
+    ceiling = checked_ceiling(ceiling)
     key = (endpoint.rstrip("/"), project_id, ceiling)
     with _SHARED_LOCK:
-        budget = _SHARED.get(key)
-        if budget is None:
-            budget = _SHARED[key] = RequestBudget(ceiling, store=_store_for(key, directory))
-        return budget
+        limiter = _SHARED.get(key)
+        if limiter is None:
+            limiter = _SHARED[key] = RateLimiter(ceiling, store=_store_for(key, directory))
+        return limiter
 
 
 def _store_for(key: tuple[str, str, float], directory: Path | None) -> Store:
@@ -455,31 +446,31 @@ def _store_for(key: tuple[str, str, float], directory: Path | None) -> Store:
     if folder is None or sys.platform == "win32":
         return MemoryStore()
     digest = hashlib.sha256(repr(key).encode()).hexdigest()[:32]
-    store = FileStore(folder / f"budget-{digest}.json")
+    store = FileStore(folder / f"ratelimit-{digest}.json")
     try:
         store.check()
     except OSError as exc:
-        _log.debug("request budget kept in memory (%s): %s", store.path, exc)
+        _log.debug("rate limit kept in memory (%s): %s", store.path, exc)
         return MemoryStore()
     _forget_old(folder, keep=store.path)
     return store
 
 
 STALE_AFTER = 86_400.0
-"""Seconds after which a budget file nobody touched is removed (its state is long forgotten)."""
+"""Seconds after which a state file nobody touched is removed (its state is long forgotten)."""
 
 
 def _forget_old(folder: Path, keep: Path) -> None:
-    """Remove the budget files of endpoints not used for a day (best effort)."""
+    """Remove the state files of endpoints not used for a day (best effort)."""
     now = time.time()
-    for path in folder.glob("budget-*.json"):
+    for path in folder.glob("ratelimit-*.json"):
         with contextlib.suppress(OSError):
             if path != keep and now - path.lstat().st_mtime > STALE_AFTER:
                 path.unlink()
 
 
 def state_directory() -> Path | None:
-    """This user's private directory for shared budgets: ``$XDG_RUNTIME_DIR/dcs-migration``,
+    """This user's private directory for shared rate limits: ``$XDG_RUNTIME_DIR/dcs-migration``,
     else ``<tmp>/dcs-migration-<uid>``; ``None`` when it cannot be made private (owned by
     someone else, a symlink, open to others) or is not POSIX."""
     getuid = getattr(os, "getuid", None)
