@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 LOCK    = requirements/dev.txt
 
-.PHONY: setup pulumi-cli hosts node plugin sdk services test check lint format unit demo bench bench-preview bench-guard bench-fleet bench-throttle bench-policy soak lock clean
+.PHONY: setup pulumi-cli hosts node plugin sdk services test compat check lint format unit demo bench bench-preview bench-guard bench-fleet bench-throttle bench-policy soak lock clean
 
 setup: $(STAMP) pulumi-cli hosts node plugin
 
@@ -67,6 +67,26 @@ format: $(STAMP)
 
 test: setup services check
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory compat
+
+# The compatibility matrix (docs/development.md): the whole suite above runs on the newest
+# versions the pins allow (requirements/dev.txt); this runs its smoke part (everything not
+# marked e2e in the tiers that exercise pulumi and httpx without the CLI) on the lowest
+# (requirements/compat-lowest.txt), in its own environment, rebuilt only when its inputs change.
+# scripts/pytest_compat.py points the plugin tier at this environment's plugin executable.
+COMPAT_VENV  = .venv-compat
+COMPAT_LOCK  = requirements/compat-lowest.txt
+COMPAT_TESTS = tests/unit tests/contract tests/plugin tests/dynamic
+
+compat: $(COMPAT_VENV)/.installed
+	$(COMPAT_VENV)/bin/python -m pytest -p scripts.pytest_compat -m "not e2e" $(COMPAT_TESTS) $(COMPAT_ARGS)
+
+$(COMPAT_VENV)/.installed: pyproject.toml simulator/pyproject.toml $(COMPAT_LOCK)
+	rm -rf $(COMPAT_VENV)
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(COMPAT_LOCK)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e ./simulator
+	touch $@
 
 unit: $(STAMP)
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)

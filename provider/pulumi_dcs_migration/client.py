@@ -15,8 +15,11 @@ The server is not trusted:
   :data:`MAX_LIST_PAGES` pages, or when a page brings no new task (``count`` is a hint);
 * a redirect, or an answer without the documented shape, is a :class:`~.errors.DcsProtocolError`,
   never an empty result;
-* known secrets are scrubbed from every string of every answer and every part of an error,
-  before anything is cut to length;
+* every string the server sent (every key and value of an answer, an error's code, message and
+  request id, a redirect's host, the text of a transport failure) is made safe here, where it
+  enters the product: known secrets scrubbed, then control characters (terminal escapes, bidi
+  overrides, newlines) made visible as ``\x1b``-style escapes (:func:`~.redact.one_line`), so
+  no front end can print it raw; nothing is cut to length before that;
 * a plain-http (loopback) endpoint never goes through a proxy from the environment.
 """
 
@@ -62,7 +65,7 @@ from .models import (
 )
 from .policy import Deadline, RequestPolicy, RetryPolicy
 from .ratelimit import Priority, RateLimiter, shared_limiter
-from .redact import Scrubber
+from .redact import Scrubber, needs_escaping, one_line
 from .settings import ConnectionSettings, validate_endpoint, validate_project_id
 from .transport import DeadlineTransport, environment_proxy
 
@@ -378,7 +381,7 @@ class DcsClient:
         except httpx.TimeoutException as exc:
             raise DcsTransportError(operation, f"timed out: {type(exc).__name__}") from None
         except httpx.TransportError as exc:
-            detail = self._scrub(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_TEXT]
+            detail = self._safe(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_TEXT]
             raise DcsTransportError(operation, detail) from None
 
     def _send_once(
@@ -433,7 +436,7 @@ class DcsClient:
             return {}
         request_id = response.headers.get("X-Request-Id")
         return self._decode(
-            operation, body, self._scrub(request_id) if request_id else None, allowance
+            operation, body, self._safe(request_id) if request_id else None, allowance
         )
 
     def _timeout_within(self, left: float) -> httpx.Timeout:
@@ -478,7 +481,8 @@ class DcsClient:
     def _decode(
         self, operation: str, body: bytes, request_id: str | None, allowance: _Allowance | None
     ) -> Any:
-        """JSON from a success body, within the allowance of values and nesting; secrets scrubbed.
+        """JSON from a success body, within the allowance of values and nesting; every string
+        (keys too) made safe (:meth:`_safe`).
 
         The values are counted (a byte count of ``, : { [``) before anything is parsed, so an
         answer of a million empty objects is refused instead of costing a gigabyte.
@@ -503,26 +507,29 @@ class DcsClient:
             raise DcsProtocolError(operation, "the JSON is nested too deeply", request_id) from None
         except ValueError:
             raise DcsProtocolError(operation, "the body is not valid JSON", request_id) from None
-        # Scrub only when a secret could be there: written out, or hidden behind an escape.
-        scrub = (
-            self._scrub if self._scrub and ("\\" in text or self._scrub.found_in(text)) else None
-        )
+        # Walk the strings only when one could need it: a control character or a secret hides
+        # behind a JSON escape, or stands there raw (C1 controls, bidi overrides, a secret).
+        unsafe = "\\" in text or needs_escaping(text) or self._scrub.found_in(text)
         del text
-        if scrub is None and containers <= MAX_JSON_DEPTH:
-            return data  # nothing to scrub, and too few brackets to nest too deep
+        if not unsafe and containers <= MAX_JSON_DEPTH:
+            return data  # nothing to make safe, and too few brackets to nest too deep
         try:
-            return _walk_json(data, scrub, MAX_JSON_DEPTH)
+            return _walk_json(data, self._safe if unsafe else None, MAX_JSON_DEPTH)
         except _TooDeep:
             raise DcsProtocolError(
                 operation, f"the JSON is nested more than {MAX_JSON_DEPTH} deep", request_id
             ) from None
+
+    def _safe(self, text: str) -> str:
+        """Server text as the product may show it: secrets scrubbed, then one visible line."""
+        return one_line(self._scrub(text))
 
     def _unexpected_status(self, operation: str, response: httpx.Response) -> DcsProtocolError:
         """A redirect (or an informational status) where an answer was due."""
         status = response.status_code
         location = response.headers.get("Location")
         request_id = response.headers.get("X-Request-Id")
-        request_id = self._scrub(request_id) if request_id else None
+        request_id = self._safe(request_id) if request_id else None
         if 300 <= status < 400:
             where = ""
             if location:
@@ -530,7 +537,7 @@ class DcsClient:
                     host = httpx.URL(location).host
                 except (httpx.InvalidURL, ValueError, TypeError):
                     host = ""
-                where = f" to {self._scrub(host)}" if host else " to another path of this host"
+                where = f" to {self._safe(host)}" if host else " to another path of this host"
             return DcsProtocolError(
                 operation,
                 f"HTTP {status} redirect{where}: the DCS API does not redirect, and a redirect "
@@ -550,7 +557,7 @@ class DcsClient:
         # Scrub every part before anything is cut to length or shown (see redact).
         request_id = response.headers.get("X-Request-Id")
         code, message, request_id = (
-            self._scrub(v)[:MAX_ERROR_TEXT] if v is not None else None
+            self._safe(v)[:MAX_ERROR_TEXT] if v is not None else None
             for v in (code, message, request_id)
         )
         cls = api_error_class(response.status_code, code)
@@ -572,7 +579,7 @@ class DcsClient:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ())) or "body"
             raise DcsProtocolError(
-                operation, self._scrub(f"unexpected shape at {where}: {first.get('msg')}")
+                operation, self._safe(f"unexpected shape at {where}: {first.get('msg')}")
             ) from None
         except (ValueError, TypeError, RecursionError) as exc:
             raise DcsProtocolError(operation, f"unexpected shape: {type(exc).__name__}") from None
@@ -587,11 +594,11 @@ class _TooDeep(Exception):
     """JSON nested deeper than allowed."""
 
 
-def _walk_json(data: Any, scrub: Callable[[str], str] | None, max_depth: int) -> Any:
-    """``data`` with its nesting checked (without recursion) and, given ``scrub``, every string
-    (values and keys) scrubbed in place. Raises :class:`_TooDeep`."""
+def _walk_json(data: Any, clean: Callable[[str], str] | None, max_depth: int) -> Any:
+    """``data`` with its nesting checked (without recursion) and, given ``clean``, every string
+    (values and keys) cleaned in place. Raises :class:`_TooDeep`."""
     if isinstance(data, str):
-        return scrub(data) if scrub else data
+        return clean(data) if clean else data
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         node, depth = stack.pop()
@@ -599,21 +606,21 @@ def _walk_json(data: Any, scrub: Callable[[str], str] | None, max_depth: int) ->
             raise _TooDeep
         children = node.values() if isinstance(node, dict) else node
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-        if scrub is not None:
-            _scrub_container(node, scrub)
+        if clean is not None:
+            _clean_container(node, clean)
     return data
 
 
-def _scrub_container(node: dict[str, Any] | list[Any], scrub: Callable[[str], str]) -> None:
-    """Scrub the strings directly in ``node`` (its values, and an object's keys)."""
+def _clean_container(node: dict[str, Any] | list[Any], clean: Callable[[str], str]) -> None:
+    """Clean the strings directly in ``node`` (its values, and an object's keys)."""
     if isinstance(node, list):
-        node[:] = [scrub(v) if isinstance(v, str) else v for v in node]
+        node[:] = [clean(v) if isinstance(v, str) else v for v in node]
         return
     for key, value in node.items():
         if isinstance(value, str):
-            node[key] = scrub(value)
-    for key in [k for k in node if scrub(k) != k]:
-        node[scrub(key)] = node.pop(key)
+            node[key] = clean(value)
+    for key in [k for k in node if clean(k) != k]:
+        node[clean(key)] = node.pop(key)
 
 
 def _check_list_shape(data: Any, limit: int) -> None:

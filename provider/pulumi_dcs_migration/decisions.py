@@ -1,7 +1,7 @@
 """What to do with one task now: pure functions over its last status, its stop history and the time.
 
 The stop-and-wait engine keeps one :class:`TaskState` per task and asks :func:`decide` after
-every look; it then performs the :class:`Step` (send a stop, keep waiting, or settle the task
+every poll; it then performs the :class:`Step` (send a stop, keep waiting, or settle the task
 with an :class:`Outcome`). Nothing here does I/O or keeps state, so the rules read as tables in
 the tests.
 """
@@ -28,7 +28,7 @@ class Outcome(enum.StrEnum):
     INTERRUPTED = "interrupted"  # the run was cancelled before this task's stop was accepted
     NOT_IN_SYNC = "not_in_sync"  # guard: its lag stayed above the bound until the sync timeout
     LAG_UNKNOWN = "lag_unknown"  # guard: its lag could not be read, so it was not stopped
-    RUNNING = "running"  # seen running or stopping by a look (StopEngine.look), nothing sent
+    RUNNING = "running"  # seen running or stopping by a read (StopEngine.read), nothing sent
 
 
 GOOD_OUTCOMES = frozenset({Outcome.STOPPED, Outcome.ALREADY_TERMINATED, Outcome.FINISHED})
@@ -39,15 +39,15 @@ class Act(enum.StrEnum):
     """The engine's next action for one task."""
 
     STOP = "stop"  # send (or re-send) a stop request
-    WAIT = "wait"  # look again later
-    MEASURE = "measure"  # guard: read its lag (stats) before deciding
+    WAIT = "wait"  # poll again later
+    READ_LAG = "read_lag"  # guard: read its lag (stats) before deciding
     WAIT_SYNC = "wait_sync"  # guard: its lag is above the bound; read it again later
-    SETTLE = "settle"  # done: the step's outcome is final
+    DONE = "done"  # done: the step's outcome is final
 
 
 @dataclass(frozen=True)
 class Step:
-    """One decision: an action, and the outcome when the action is :attr:`Act.SETTLE`."""
+    """One decision: an action, and the outcome when the action is :attr:`Act.DONE`."""
 
     act: Act
     outcome: Outcome | None = None
@@ -55,7 +55,7 @@ class Step:
 
 WAIT = Step(Act.WAIT)
 STOP = Step(Act.STOP)
-MEASURE = Step(Act.MEASURE)
+READ_LAG = Step(Act.READ_LAG)
 WAIT_SYNC = Step(Act.WAIT_SYNC)
 
 
@@ -82,9 +82,9 @@ class TaskState:
     stop_attempts: int = 0  # stop requests sent (a batch refused as a whole does not count)
     stop_sent_at: float | None = None  # when the last accepted stop was sent
     seen_stopping: bool = False  # seen TERMINATING since the last accepted stop
-    initially_terminated: bool = False  # TERMINATED at the first look of this run
+    initially_terminated: bool = False  # TERMINATED at the first poll of this run
     offset: int | None = None  # guard: the lag last read
-    offset_fresh: bool = False  # guard: read since the last look (a look makes it stale)
+    offset_fresh: bool = False  # guard: read since the last poll (a poll makes it stale)
     lag_error: str | None = None  # guard: why the lag could not be read
 
     @property
@@ -104,11 +104,11 @@ def decide(task: TaskState, now: float, policy: StopPolicy) -> Step:
     phase = task.phase
     if phase is Phase.TERMINATED:
         done = Outcome.ALREADY_TERMINATED if task.initially_terminated else Outcome.STOPPED
-        return Step(Act.SETTLE, done)
+        return Step(Act.DONE, done)
     if phase is Phase.FINISHED:
-        return Step(Act.SETTLE, Outcome.FINISHED)
+        return Step(Act.DONE, Outcome.FINISHED)
     if phase is Phase.GONE:
-        return Step(Act.SETTLE, Outcome.NOT_FOUND)
+        return Step(Act.DONE, Outcome.NOT_FOUND)
     if phase is Phase.STOPPING:
         return WAIT
     needs_stop = (
@@ -119,7 +119,7 @@ def decide(task: TaskState, now: float, policy: StopPolicy) -> Step:
     if not needs_stop:
         return WAIT
     if task.stop_attempts >= policy.max_stop_attempts:
-        return Step(Act.SETTLE, Outcome.STOP_REJECTED)
+        return Step(Act.DONE, Outcome.STOP_REJECTED)
     return _guarded(task, now, policy)
 
 
@@ -128,18 +128,18 @@ def _guarded(task: TaskState, now: float, policy: StopPolicy) -> Step:
     if policy.max_offset is None:
         return STOP
     if task.lag_error is not None:
-        return Step(Act.SETTLE, Outcome.LAG_UNKNOWN)
+        return Step(Act.DONE, Outcome.LAG_UNKNOWN)
     if not task.offset_fresh or task.offset is None:
-        return MEASURE
+        return READ_LAG
     if task.offset <= policy.max_offset:
         return STOP
     if now >= policy.sync_deadline:
-        return Step(Act.SETTLE, Outcome.NOT_IN_SYNC)
+        return Step(Act.DONE, Outcome.NOT_IN_SYNC)
     return WAIT_SYNC
 
 
-def observed(task: TaskState, status: str | None, *, first_look: bool = False) -> TaskState:
-    """``task`` after a look that read ``status``."""
+def polled(task: TaskState, status: str | None, *, first_poll: bool = False) -> TaskState:
+    """``task`` after a poll that read ``status``."""
     stopping = phase_of(status) is Phase.STOPPING
     return dataclasses.replace(
         task,
@@ -147,7 +147,7 @@ def observed(task: TaskState, status: str | None, *, first_look: bool = False) -
         offset_fresh=False,
         seen_stopping=task.seen_stopping or stopping,
         initially_terminated=(phase_of(status) is Phase.TERMINATED)
-        if first_look
+        if first_poll
         else task.initially_terminated,
     )
 
@@ -161,6 +161,6 @@ def stop_sent(task: TaskState, *, accepted: bool, now: float) -> TaskState:
     )
 
 
-def measured(task: TaskState, offset: int | None, *, error: str | None = None) -> TaskState:
+def lag_read(task: TaskState, offset: int | None, *, error: str | None = None) -> TaskState:
     """``task`` after reading its lag (``error``: why it could not be read)."""
     return dataclasses.replace(task, offset=offset, offset_fresh=True, lag_error=error)

@@ -48,8 +48,8 @@ from .decisions import (
     StopPolicy,
     TaskState,
     decide,
-    measured,
-    observed,
+    lag_read,
+    polled,
     stop_sent,
 )
 from .errors import (
@@ -71,6 +71,7 @@ from .models import (
     TaskStatusPage,
     batches,
     is_valid_task_id,
+    phase_of,
 )
 
 _T = TypeVar("_T")
@@ -218,8 +219,8 @@ class StopReport:
 
     @property
     def terminated_ids(self) -> list[str]:
-        """Ids whose last seen status is ``TERMINATED``, in input order."""
-        return [o.task_id for o in self.outcomes if o.status == "TERMINATED"]
+        """Ids whose last seen status is ``TERMINATED`` (:func:`~.models.phase_of`), in input order."""
+        return [o.task_id for o in self.outcomes if phase_of(o.status) is Phase.TERMINATED]
 
 
 def describe(outcome: TaskOutcome) -> str:
@@ -232,22 +233,28 @@ def describe(outcome: TaskOutcome) -> str:
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """A snapshot while waiting: ``stopped`` of ``total`` done, and who is still pending."""
+    """A snapshot while waiting: ``terminated`` of ``total`` read ``TERMINATED``, ``finished``
+    ended on their own (they never will), and who is still pending."""
 
-    stopped: int
+    terminated: int
     total: int
     elapsed: float
     pending: tuple[tuple[str, str | None], ...]  # (task id, status), slowest first
+    finished: int = 0
+
+    @property
+    def counts(self) -> str:
+        """``3/5 stopped`` (``, 1 finished on its own`` when some did)."""
+        own = f", {self.finished} finished on its own" if self.finished else ""
+        return f"{self.terminated}/{self.total} stopped{own}"
 
     def line(self, limit: int = 3) -> str:
         """``3/5 stopped; waiting for b219..., 5130... (TERMINATING)``"""
         if not self.pending:
-            return f"{self.stopped}/{self.total} stopped ({self.elapsed:.1f}s)"
+            return f"{self.counts} ({self.elapsed:.1f}s)"
         shown = ", ".join(f"{tid[:8]}... ({status or '?'})" for tid, status in self.pending[:limit])
         more = f" and {len(self.pending) - limit} more" if len(self.pending) > limit else ""
-        return (
-            f"{self.stopped}/{self.total} stopped; waiting for {shown}{more} ({self.elapsed:.0f}s)"
-        )
+        return f"{self.counts}; waiting for {shown}{more} ({self.elapsed:.0f}s)"
 
 
 @dataclass
@@ -304,7 +311,7 @@ class _Reporter:
     last_key: object = None
 
     def offer(self, event: ProgressEvent, now: float) -> None:
-        key = (event.stopped, event.pending)
+        key = (event.terminated, event.finished, event.pending)
         if key != self.last_key or self.due_in(now) == 0.0:
             if self.callback is not None:
                 self.callback(event)
@@ -370,7 +377,7 @@ class StopEngine:
         self.rng = rng or random.Random()
         self.requests: dict[str, int] = {}
         self._project_task_count: int | None = None
-        self._look_began = -math.inf  # when the last poll started (elastic polling)
+        self._poll_began = -math.inf  # when the last poll started (elastic polling)
         self._out_of_time = False  # the API did not answer before the deadline
         self._policy = self.options.policy  # run() adds the sync deadline
         self._lock = threading.Lock()
@@ -390,7 +397,7 @@ class StopEngine:
         self._out_of_time = False
         with self._bounded_by(deadline):
             try:
-                self._observe(tasks, ids, first_look=True)
+                self._poll(tasks, ids, first_poll=True)
                 self._act(tasks, list(tasks.values()))
                 if self.options.wait:
                     self._wait(tasks, started, deadline)
@@ -398,7 +405,7 @@ class StopEngine:
                 # The API did not answer in time: report what the looks so far have shown.
                 self._out_of_time = True
                 pending = [t for t in tasks.values() if t.outcome is None]
-                self._settle_only(pending)
+                self._finish_at_deadline(pending)
                 for task in pending:
                     if task.outcome is None and task.status is None:
                         task.last_error = task.last_error or str(exc)
@@ -417,7 +424,7 @@ class StopEngine:
         """The client's calls bounded by ``deadline`` plus :data:`POLL_GRACE`."""
         return self.client.deadline(deadline + POLL_GRACE)
 
-    def look(self, task_ids: Iterable[str]) -> list[TaskOutcome]:
+    def read(self, task_ids: Iterable[str]) -> list[TaskOutcome]:
         """Read the status of every task without changing anything (preview, refresh).
 
         A task that runs or is stopping has outcome :attr:`Outcome.RUNNING`.
@@ -426,14 +433,14 @@ class StopEngine:
         tasks = {tid: _Task(tid) for tid in ids}
         self._policy = self.options.policy
         with self._bounded_by(self.clock() + self.options.timeout):
-            self._observe(tasks, ids, first_look=True)
+            self._poll(tasks, ids, first_poll=True)
             steps = {t.task_id: decide(t.state, self.clock(), self._policy) for t in tasks.values()}
             # With the guard, a running task's lag is part of what a preview shows.
-            self._measure(tasks, [tid for tid, step in steps.items() if step.act is Act.MEASURE])
+            self._read_lags(tasks, [tid for tid, step in steps.items() if step.act is Act.READ_LAG])
         looks = []
         for task in (tasks[i] for i in ids):
             step = steps[task.task_id]
-            settled = step.outcome if step.act is Act.SETTLE else None
+            settled = step.outcome if step.act is Act.DONE else None
             looks.append(self._outcome(task, settled or Outcome.RUNNING))
         return looks
 
@@ -460,13 +467,13 @@ class StopEngine:
         measure = [
             t.task_id
             for t in unsettled
-            if steps[t.task_id].act is Act.MEASURE and self._lag_due(t, now)
+            if steps[t.task_id].act is Act.READ_LAG and self._lag_due(t, now)
         ]
         if measure:
-            self._measure(tasks, measure)
+            self._read_lags(tasks, measure)
             steps.update(self._decide([tasks[tid] for tid in measure]))
         for task in unsettled:
-            if steps[task.task_id].act is Act.SETTLE:
+            if steps[task.task_id].act is Act.DONE:
                 task.outcome = steps[task.task_id].outcome
                 if task.outcome is Outcome.NOT_IN_SYNC:
                     task.last_error = self._lag_detail(task)
@@ -478,7 +485,7 @@ class StopEngine:
         now = self.clock()
         return {t.task_id: decide(t.state, now, self._policy) for t in tasks}
 
-    def _measure(self, tasks: dict[str, _Task], ids: list[str]) -> None:
+    def _read_lags(self, tasks: dict[str, _Task], ids: list[str]) -> None:
         """Guard: read the lag of ``ids`` (one stats request each)."""
 
         def read(tid: str) -> None:
@@ -486,19 +493,19 @@ class StopEngine:
             try:
                 stats = self._count("stats", lambda: self.client.get_stats(tid))
             except TaskNotFoundError:
-                task.state = measured(task.state, None, error="the task is gone")
+                task.state = lag_read(task.state, None, error="the task is gone")
                 return
             except (DeadlineExceeded, AuthenticationError, PermissionDeniedError):
                 raise
             except DcsError as exc:  # retries exhausted: say so, never guess
-                task.state = measured(task.state, None, error=f"its lag could not be read ({exc})")
+                task.state = lag_read(task.state, None, error=f"its lag could not be read ({exc})")
                 task.last_error = task.state.lag_error
                 return
             if stats.offset is None:
-                task.state = measured(task.state, None, error="the stats answer has no offset")
+                task.state = lag_read(task.state, None, error="the stats answer has no offset")
                 task.last_error = task.state.lag_error
                 return
-            task.state = measured(task.state, stats.offset)
+            task.state = lag_read(task.state, stats.offset)
             task.lag = [*task.lag[-2:], (self.clock(), stats.offset)]
 
         list(self._parallel(read, ids))
@@ -522,7 +529,7 @@ class StopEngine:
 
     def _wait(self, tasks: dict[str, _Task], started: float, deadline: float) -> None:
         reporter = _Reporter(self.on_progress, self.options.progress_interval)
-        look_started, progressed = started, False
+        poll_started, progressed = started, False
         while True:
             pending = [t for t in tasks.values() if t.outcome is None]
             now = self.clock()
@@ -531,15 +538,15 @@ class StopEngine:
                 return
             # The interval runs from the start of the last look, so a slow look (10 pages of a
             # 10,000-task project) eats into the wait instead of adding to it.
-            wait = self._interval(now - started, progressed, len(pending)) - (now - look_started)
+            wait = self._interval(now - started, progressed, len(pending)) - (now - poll_started)
             wait = min(wait, self._until_in_sync(pending, now))
             self._sleep(min(max(wait, 0.0), deadline - now), reporter, tasks, pending, started)
             if self.cancel.is_set():
                 return
-            look_started = self.clock()
-            self._observe(tasks, [t.task_id for t in pending])
+            poll_started = self.clock()
+            self._poll(tasks, [t.task_id for t in pending])
             if self.clock() >= deadline:
-                self._settle_only(pending)
+                self._finish_at_deadline(pending)
             else:
                 self._act(tasks, pending)
             progressed = any(t.outcome is not None for t in pending)
@@ -556,12 +563,12 @@ class StopEngine:
             moments.append(self._policy.sync_deadline)
         return max(min(moments, default=math.inf) - now, 0.0)
 
-    def _settle_only(self, pending: list[_Task]) -> None:
+    def _finish_at_deadline(self, pending: list[_Task]) -> None:
         """At the deadline: record what the last look showed, send nothing more."""
         now = self.clock()
         for task in pending:
             step = decide(task.state, now, self._policy)
-            if step.act is Act.SETTLE:
+            if step.act is Act.DONE:
                 task.outcome = step.outcome
 
     def _sleep(
@@ -586,16 +593,16 @@ class StopEngine:
         dearer than :data:`MAX_REQUEST_RATIO` naive loops, nor sooner than the rate limit allows."""
         o = self.options
         ratio = o.poll_ratio_active if progressed else o.poll_ratio
-        cost = self._look_cost(pending)
+        cost = self._poll_cost(pending)
         frugal = cost / (MAX_REQUEST_RATIO * max(pending, 1))
         base = min(o.poll_ceiling, max(o.poll_floor, ratio * waited, frugal))
         interval = base * (1 + self.rng.uniform(-o.poll_jitter, o.poll_jitter))
         # The interval runs from the start of the last poll; the rate limit answers from now.
-        began = self._look_began
+        began = self._poll_began
         since = max(self.clock() - began, 0.0) if began > -math.inf else 0.0
         return since + self.client.pace(cost, max(interval - since, 0.0))
 
-    def _look_cost(self, pending: int) -> int:
+    def _poll_cost(self, pending: int) -> int:
         """Requests the next poll of ``pending`` tasks takes at most: a list page per 1,000
         tasks of the project, or a details request per task when that is fewer."""
         if self._project_task_count is None:
@@ -606,12 +613,12 @@ class StopEngine:
     def _progress(
         self, tasks: dict[str, _Task], pending: list[_Task], elapsed: float
     ) -> ProgressEvent:
-        done = sum(1 for t in tasks.values() if t.outcome in GOOD_OUTCOMES)
+        settled = [t for t in tasks.values() if t.outcome in GOOD_OUTCOMES]
+        terminated = sum(1 for t in settled if t.phase is Phase.TERMINATED)
         # Running tasks are further from done than stopping ones: list them first.
         slowest = sorted(pending, key=lambda t: (t.phase is not Phase.RUNNING, t.task_id))
-        return ProgressEvent(
-            done, len(tasks), elapsed, tuple((t.task_id, self._shown_status(t)) for t in slowest)
-        )
+        shown = tuple((t.task_id, self._shown_status(t)) for t in slowest)
+        return ProgressEvent(terminated, len(tasks), elapsed, shown, len(settled) - terminated)
 
     def _shown_status(self, task: _Task) -> str | None:
         """Its status, and with the guard its lag while it is not stopped yet."""
@@ -631,7 +638,7 @@ class StopEngine:
         if not failed:
             return
         # Only re-send what still runs: a "failed" task may have stopped or finished meanwhile.
-        self._observe(tasks, failed)
+        self._poll(tasks, failed)
         self._act(tasks, [tasks[tid] for tid in failed])
 
     def _stop_chunk(self, tasks: dict[str, _Task], chunk: list[str]) -> list[str]:
@@ -674,13 +681,11 @@ class StopEngine:
 
     # --- looking ----------------------------------------------------------------------------
 
-    def _observe(
-        self, tasks: dict[str, _Task], ids: list[str], *, first_look: bool = False
-    ) -> None:
+    def _poll(self, tasks: dict[str, _Task], ids: list[str], *, first_poll: bool = False) -> None:
         """Refresh the status of ``ids``, by list pages or by details, whichever is cheaper."""
         if not ids:
             return
-        self._look_began = self.clock()
+        self._poll_began = self.clock()
         pages = (
             math.ceil(self._project_task_count / MAX_PAGE_SIZE)
             if self._project_task_count is not None
@@ -688,14 +693,14 @@ class StopEngine:
         )
         by_details = len(ids) <= 2 if pages is None else len(ids) <= max(pages, 1)
         if by_details:
-            self._observe_by_details(tasks, ids, first_look)
+            self._poll_by_details(tasks, ids, first_poll)
         else:
-            missing = self._observe_by_list(tasks, set(ids), first_look)
+            missing = self._poll_by_list(tasks, set(ids), first_poll)
             if missing:  # hidden from the list: deleted, or moved between pages; ask each
-                self._observe_by_details(tasks, sorted(missing), first_look)
+                self._poll_by_details(tasks, sorted(missing), first_poll)
 
-    def _observe_by_list(
-        self, tasks: dict[str, _Task], wanted: set[str], first_look: bool
+    def _poll_by_list(
+        self, tasks: dict[str, _Task], wanted: set[str], first_poll: bool
     ) -> set[str]:
         """Look at every list page (a few at a time); returns the wanted ids no page showed."""
         sent_at = iso_utc(self.wall())
@@ -715,7 +720,7 @@ class StopEngine:
                 new = True
                 if item.task_id in wanted:
                     self._record(
-                        tasks[item.task_id], item.status, item.task_name, sent_at, first_look
+                        tasks[item.task_id], item.status, item.task_name, sent_at, first_poll
                     )
                     seen.add(item.task_id)
             return new and len(page.migration_tasks) >= MAX_PAGE_SIZE
@@ -736,25 +741,23 @@ class StopEngine:
         self._project_task_count = min(first.count, len(listed))
         return wanted - seen
 
-    def _observe_by_details(
-        self, tasks: dict[str, _Task], ids: list[str], first_look: bool
-    ) -> None:
+    def _poll_by_details(self, tasks: dict[str, _Task], ids: list[str], first_poll: bool) -> None:
         def look(tid: str) -> None:
             sent_at = iso_utc(self.wall())
             try:
                 detail = self._count("show", lambda: self.client.get_task(tid))
             except TaskNotFoundError:
-                self._record(tasks[tid], "DELETED", tasks[tid].name, sent_at, first_look)
+                self._record(tasks[tid], "DELETED", tasks[tid].name, sent_at, first_poll)
                 return
-            self._record(tasks[tid], detail.status, detail.task_name, sent_at, first_look)
+            self._record(tasks[tid], detail.status, detail.task_name, sent_at, first_poll)
 
         list(self._parallel(look, ids))
 
     @staticmethod
     def _record(
-        task: _Task, status: str | None, name: str | None, when: str, first_look: bool
+        task: _Task, status: str | None, name: str | None, when: str, first_poll: bool
     ) -> None:
-        task.state = observed(task.state, status, first_look=first_look)
+        task.state = polled(task.state, status, first_poll=first_poll)
         task.name = name or task.name
         task.observed_at = when
 

@@ -2,18 +2,20 @@
 
 Every error carries what a front end needs to word its own advice: the operation, the HTTP
 status, the API's ``error_code``, a :class:`Problem` and the setting at fault. ``str(error)`` is
-a neutral one-line message whose hint names no front end's options or config keys; the command
-line and the Pulumi resources add their own words (:meth:`DcsApiError.describe`). No message
+a neutral one-line message; a front end's message names where its users set the settings at
+fault (:meth:`DcsApiError.describe` with its ``where``). Every piece of advice is worded once,
+in :func:`hint`. No message
 ever contains a credential: the client scrubs known secrets from every part before it builds one.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable
 
-from .models import TASK_ID_SHAPE
-from .redact import one_line, shorten, shown
+from .auth import MAX_CLOCK_SKEW
+from .models import MAX_BATCH_IDS, TASK_ID_SHAPE
+from .redact import shorten, shown
 
 MAX_SUMMARY_TEXT = 200
 """Characters of server text in a default (non-verbose) message."""
@@ -38,25 +40,47 @@ class Problem(enum.StrEnum):
     REQUEST = "request"  # any other 4xx
 
 
-NEUTRAL_HINTS: dict[Problem, str] = {
-    Problem.CREDENTIALS: (
-        "check the access key and secret key, and that this machine's clock is within 15 "
-        "minutes of UTC"
-    ),
-    Problem.TOKEN: "the IAM token is invalid, expired or for another project: get a new one",
-    Problem.PERMISSION: (
-        "the credentials lack permission: grant the IAM action dcs:migrationTask:modify "
-        "(dcs:migrationTask:get / list to read) in this project"
-    ),
-    Problem.THROTTLED: "the API is throttling requests; retry later or stop fewer tasks at once",
-    Problem.ENDPOINT: "the endpoint or region is wrong, or the API is not available there",
-    Problem.TASK_NOT_FOUND: "no such task in this project: check the task id and the project id",
-    Problem.INVALID_TASK_ID: "the request names an invalid migration task id: check the ids",
-    Problem.PROJECT_ID: "the project id is malformed: it is 32 lower-case hex digits",
-    Problem.TOO_MANY_IDS: "too many ids in one request: send at most 50",
-    Problem.SERVER: "the service failed; retry later (the request was retried already)",
-    Problem.REQUEST: "check the request's parameters",
-}
+Where = Callable[[str], str]
+"""Where a front end's users set a setting: ``"the stack config dcs:region or HW_REGION_NAME"``."""
+
+
+def hint(problem: Problem, where: Where | None = None) -> str:
+    """What to do about ``problem``: the one wording of every piece of advice. ``where`` names
+    where each setting at fault is set (a front end's words); without it, the hint is neutral."""
+
+    def at(*settings: str) -> str:
+        return f" ({'; '.join(where(s) for s in settings)})" if where else ""
+
+    minutes = MAX_CLOCK_SKEW.total_seconds() / 60
+    texts = {
+        Problem.CREDENTIALS: (
+            f"check the access key and secret key{at('access_key', 'secret_key')} and that "
+            f"this machine's clock is within {minutes:g} minutes of UTC"
+        ),
+        Problem.TOKEN: "the IAM token is invalid, expired or for another project: get a new one",
+        Problem.PERMISSION: (
+            "the credentials lack permission: grant the IAM action dcs:migrationTask:modify "
+            "(dcs:migrationTask:get / list to read) in this project"
+        ),
+        Problem.THROTTLED: "the API is throttling requests; retry later or stop fewer tasks at once",
+        Problem.ENDPOINT: (
+            "the endpoint or region is wrong, or the API is not available there"
+            + at("endpoint", "region")
+        ),
+        Problem.TASK_NOT_FOUND: (
+            "no such task in this project: check the task id (dcs-migration list) and the "
+            "project id" + at("project_id")
+        ),
+        Problem.INVALID_TASK_ID: "the request names an invalid migration task id: check the ids",
+        Problem.PROJECT_ID: (
+            "the project id is malformed: it is 32 lower-case hex digits" + at("project_id")
+        ),
+        Problem.TOO_MANY_IDS: f"too many ids in one request: send at most {MAX_BATCH_IDS}",
+        Problem.SERVER: "the service failed; retry later (the request was retried already)",
+        Problem.REQUEST: "check the request's parameters",
+    }
+    return texts[problem]
+
 
 _PROBLEM_BY_CODE: dict[str, Problem] = {
     "APIGW.0301": Problem.CREDENTIALS,
@@ -116,8 +140,8 @@ class InvalidTaskIdError(DcsError, ValueError):
 
 
 def _quoted(text: str, limit: int = MAX_DETAIL_TEXT) -> str:
-    """Text that may come from a server, as a message shows it: one line, bounded."""
-    return shorten(one_line(text), limit)
+    """Text that may quote a server (made safe by the client where it entered), bounded."""
+    return shorten(text, limit)
 
 
 class DcsTransportError(DcsError):
@@ -186,24 +210,22 @@ class DcsApiError(DcsError):
         self.request_id = request_id
         self.note = note  # something the client worked out (e.g. clock skew), shown after the hint
         self.problem = problem_of(status_code, error_code)
-        self.hint = NEUTRAL_HINTS[self.problem]
         super().__init__(self.describe())
 
-    def describe(
-        self, advice: Mapping[Problem, str] | None = None, *, verbose: bool = False
-    ) -> str:
-        """One line: what failed, the server's words, then ``advice`` (else the neutral hint)."""
-        # Every part the server wrote is shown on one line with control characters escaped: a
-        # message must not clear a terminal or fake a line. (The client scrubbed secrets.)
+    def describe(self, where: Where | None = None, *, verbose: bool = False) -> str:
+        """One line: what failed, the server's words, then the :func:`hint` (naming the settings
+        at fault as ``where`` says a front end's users set them)."""
+        # Every part the server wrote was made safe by the client (secrets scrubbed, one line,
+        # control characters visible): here it is only bounded.
         code = f" {_quoted(self.error_code, 80)}" if self.error_code else ""
-        text = one_line(self.error_msg or "")
+        text = self.error_msg or ""
         if not verbose:
             text = _summary(text)
         msg = f": {text}" if text else ""
         rid = f" [request id {_quoted(self.request_id, 80)}]" if self.request_id else ""
-        hint = (advice or {}).get(self.problem, self.hint)
         note = f" {self.note}" if self.note else ""
-        return f"{self.operation} failed: HTTP {self.status_code}{code}{msg}{rid}. To fix: {hint}.{note}"
+        to_fix = hint(self.problem, where)
+        return f"{self.operation} failed: HTTP {self.status_code}{code}{msg}{rid}. To fix: {to_fix}.{note}"
 
 
 def _summary(text: str) -> str:

@@ -18,14 +18,18 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Final
 
 from .decisions import GOOD_OUTCOMES, Outcome
 from .engine import StopOptions, StopReport, TaskOutcome, describe
 from .errors import ConfigurationError
 from .models import TASK_ID_SHAPE, Phase, is_valid_task_id, phase_of
-from .redact import one_line, shown
+from .redact import shown
+
+if TYPE_CHECKING:
+    import pulumi
+
 from .settings import Layer, Location, parse_bool, positive_seconds, resolve_location
 
 Spell = Callable[[str], str]
@@ -87,71 +91,113 @@ MAX_TIMEOUT_SECONDS = 86_400.0
 MAX_TASK_IDS = 10_000
 ON_FINISHED_CHOICES = ("warn", "fail")
 
-INPUTS: tuple[Property, ...] = (
+
+def _input(
+    schema_type: str, doc: str, *, default: Any = None, replaces: bool = False
+) -> dict[str, Any]:
+    """What a field of :class:`MigrationTasksStoppedArgs` declares besides its Python type: its
+    schema type, documentation, the default ``check`` fills in, whether a change replaces."""
+    return {"type": schema_type, "doc": doc, "default": default, "replaces": replaces}
+
+
+@dataclass
+class MigrationTasksStoppedArgs:
+    """The inputs of ``MigrationTasksStopped``, declared once.
+
+    This typed class is what Python programs pass (or its fields as keyword arguments); the
+    schema of the provider plugin, the checks, and the docs tables derive from its fields
+    (:data:`INPUTS`). Each field's documentation is the schema's description.
+    """
+
+    task_ids: pulumi.Input[Sequence[pulumi.Input[str]]] = field(
+        metadata=_input(
+            "array",
+            "Ids of the migration tasks that must be stopped. A set: order and repetition are "
+            f"ignored. Each is {TASK_ID_SHAPE}.",
+        )
+    )
+    project_id: pulumi.Input[str] | None = field(
+        default=None,
+        metadata=_input(
+            "string",
+            "The IAM project (32 lower-case hex digits). Default: the provider or stack config, "
+            "then HW_PROJECT_ID / HUAWEICLOUD_SDK_PROJECT_ID. A change replaces the resource.",
+            replaces=True,
+        ),
+    )
+    region: pulumi.Input[str] | None = field(
+        default=None,
+        metadata=_input(
+            "string",
+            "The region, e.g. cn-north-4; the endpoint is https://dcs.{region}.myhuaweicloud.com. "
+            "Default: the provider or stack config, then HW_REGION_NAME / HUAWEICLOUD_SDK_REGION. "
+            "An endpoint, when also set, wins. A change replaces the resource.",
+            replaces=True,
+        ),
+    )
+    endpoint: pulumi.Input[str] | None = field(
+        default=None,
+        metadata=_input(
+            "string",
+            "An explicit API URL instead of the region's (https; plain http only on loopback). "
+            "Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the "
+            "resource.",
+            replaces=True,
+        ),
+    )
+    timeout_seconds: pulumi.Input[float] | None = field(
+        default=None,
+        metadata=_input(
+            "number",
+            "How long an update waits for every task to read TERMINATED, in seconds (0, 86400].",
+            default=DEFAULT_TIMEOUT_SECONDS,
+        ),
+    )
+    on_finished: pulumi.Input[str] | None = field(
+        default=None,
+        metadata=_input(
+            "string",
+            "A task that already ended on its own (SUCCESS, FAILED, ...) can never read TERMINATED: "
+            "'warn' counts it as not running and says so; 'fail' makes it an error.",
+            default="warn",
+        ),
+    )
+    delete_records_on_destroy: pulumi.Input[bool] | None = field(
+        default=None,
+        metadata=_input(
+            "boolean",
+            "true: destroy also deletes the task records through the API. false: destroy leaves the "
+            "tasks stopped and touches nothing.",
+            default=False,
+        ),
+    )
+    max_offset: pulumi.Input[int] | None = field(
+        default=None,
+        metadata=_input(
+            "integer",
+            "The cutover guard: stop a task only once its incremental-sync lag (the stats call's "
+            "offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at "
+            "once.",
+        ),
+    )
+    sync_timeout_seconds: pulumi.Input[float] | None = field(
+        default=None,
+        metadata=_input(
+            "number",
+            "With maxOffset: how long to wait for a lagging task to catch up, in seconds (default "
+            "600). A task still lagging then is left running, and the update fails naming it with "
+            "its lag.",
+        ),
+    )
+
+
+INPUTS: tuple[Property, ...] = tuple(
     Property(
-        "task_ids",
-        "array",
-        "Ids of the migration tasks that must be stopped. A set: order and repetition are "
-        f"ignored. Each is {TASK_ID_SHAPE}.",
-    ),
-    Property(
-        "project_id",
-        "string",
-        "The IAM project (32 lower-case hex digits). Default: the provider or stack config, "
-        "then HW_PROJECT_ID / HUAWEICLOUD_SDK_PROJECT_ID. A change replaces the resource.",
-        replaces=True,
-    ),
-    Property(
-        "region",
-        "string",
-        "The region, e.g. cn-north-4; the endpoint is https://dcs.{region}.myhuaweicloud.com. "
-        "Default: the provider or stack config, then HW_REGION_NAME / HUAWEICLOUD_SDK_REGION. "
-        "An endpoint, when also set, wins. A change replaces the resource.",
-        replaces=True,
-    ),
-    Property(
-        "endpoint",
-        "string",
-        "An explicit API URL instead of the region's (https; plain http only on loopback). "
-        "Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the "
-        "resource.",
-        replaces=True,
-    ),
-    Property(
-        "timeout_seconds",
-        "number",
-        "How long an update waits for every task to read TERMINATED, in seconds (0, 86400].",
-        DEFAULT_TIMEOUT_SECONDS,
-    ),
-    Property(
-        "on_finished",
-        "string",
-        "A task that already ended on its own (SUCCESS, FAILED, ...) can never read TERMINATED: "
-        "'warn' counts it as not running and says so; 'fail' makes it an error.",
-        "warn",
-    ),
-    Property(
-        "delete_records_on_destroy",
-        "boolean",
-        "true: destroy also deletes the task records through the API. false: destroy leaves the "
-        "tasks stopped and touches nothing.",
-        False,
-    ),
-    Property(
-        "max_offset",
-        "integer",
-        "The cutover guard: stop a task only once its incremental-sync lag (the stats call's "
-        "offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at "
-        "once.",
-    ),
-    Property(
-        "sync_timeout_seconds",
-        "number",
-        "With maxOffset: how long to wait for a lagging task to catch up, in seconds (default "
-        "600). A task still lagging then is left running, and the update fails naming it with "
-        "its lag.",
-    ),
+        f.name, f.metadata["type"], f.metadata["doc"], f.metadata["default"], f.metadata["replaces"]
+    )
+    for f in fields(MigrationTasksStoppedArgs)
 )
+"""Every input: name, schema type, documentation, default, whether it replaces."""
 INPUT_NAMES: tuple[str, ...] = tuple(p.name for p in INPUTS)
 REPLACE_NAMES: tuple[str, ...] = tuple(p.name for p in INPUTS if p.replaces)
 OPTION_NAMES: tuple[str, ...] = (
@@ -239,7 +285,7 @@ def check(news: Mapping[str, Any], config: Layer, spell: Spell = snake) -> Check
     location_failures, location_warnings = _complete_location(inputs, config, spell)
     failures += location_failures
     warnings += location_warnings
-    failures += _check_options(inputs, spell)
+    failures += check_options(inputs, spell)
     return Checked(inputs, failures, warnings)
 
 
@@ -325,7 +371,9 @@ def _location_warnings(location: Location, spell: Spell) -> list[str]:
     ]
 
 
-def _check_options(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
+def check_options(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
+    """Check the options of a stop (every input but the ids and the location), filling in their
+    defaults; the command line's ``stop`` runs the same checks."""
     failures = []
     for prop in INPUTS:
         if prop.default is not None and inputs.get(prop.name) is None:
@@ -406,6 +454,22 @@ def _check_guard(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
             )
         )
     return failures
+
+
+def stop_options(
+    inputs: Mapping[str, Any], *, timeout: float | None = None, wait: bool = True
+) -> StopOptions:
+    """The engine's options for checked ``inputs`` (``timeout``: a limit that overrides
+    ``timeout_seconds``, such as Pulumi's customTimeouts)."""
+    bound, sync = guard(inputs)
+    seconds = timeout or float(inputs.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
+    return StopOptions(
+        timeout=seconds,
+        wait=wait,
+        strict_finished=strict(inputs),
+        max_offset=bound,
+        sync_timeout=sync,
+    )
 
 
 def guard(inputs: Mapping[str, Any]) -> tuple[int | None, float]:
@@ -587,7 +651,9 @@ def outputs(inputs: Mapping[str, Any], entries: Iterable[Mapping[str, Any]]) -> 
     outs = {k: v for k, v in inputs.items() if k in INPUT_NAMES}
     tasks = [dict(e) for e in entries]
     outs["tasks"] = tasks
-    outs["terminated_ids"] = [e["task_id"] for e in tasks if e.get("status") == "TERMINATED"]
+    outs["terminated_ids"] = [
+        e["task_id"] for e in tasks if phase_of(e.get("status")) is Phase.TERMINATED
+    ]
     return outs
 
 
@@ -651,44 +717,66 @@ def incomplete(report: StopReport, inputs: Mapping[str, Any]) -> list[TaskOutcom
     return report.failures(strict_finished=strict(inputs))
 
 
-def incomplete_message(
-    failed: Sequence[TaskOutcome], total: int, advice: Mapping[Outcome, str]
-) -> str:
+def incomplete_message(failed: Sequence[TaskOutcome], total: int, spelling: Spelling) -> str:
     """The failure text: every task not stopped with its status, then what to do.
 
-    What the server wrote (names, statuses, error texts) stays on its task's line, escaped, so
-    that it can fake no line of its own in any front end's error."""
+    What the server wrote (names, statuses, error texts) was made one safe line where it entered
+    (the client), so it can fake no line of its own in any front end's error."""
     lines = [f"{len(failed)} of {total} task(s) are not stopped:"]
-    lines += [f"  - {one_line(describe(o))}" for o in failed]
-    kinds = {o.outcome for o in failed}
-    todo = [text for outcome, text in advice.items() if outcome in kinds]
+    lines += [f"  - {describe(o)}" for o in failed]
+    todo = stop_advice({o.outcome for o in failed}, spelling)
     if todo:
         lines.append("To fix: " + "; ".join(todo) + ".")
     return "\n".join(lines)
 
 
-def pulumi_advice(timeout: str, spell: Spell = snake) -> dict[Outcome, str]:
-    """What the Pulumi front ends advise per outcome; ``timeout`` names their wait limit."""
-    return {
+@dataclass(frozen=True)
+class Spelling:
+    """How one front end's users write what they set: all a front end chooses of the advice."""
+
+    input: Spell  # an input: task_ids, taskIds, --max-offset
+    wait_limit: str  # what bounds a stop's wait: timeout_seconds, customTimeouts, --timeout
+    rerun: str  # the same stop again: `pulumi up`, the same command
+    allow_finished: str  # how a task that ended on its own counts as not running
+
+
+def stop_advice(outcomes: Iterable[Outcome], spelling: Spelling) -> list[str]:
+    """What to do about tasks left with ``outcomes``: the one wording, in a front end's words."""
+    s = spelling
+    texts = {
         Outcome.TIMED_OUT: (
-            f"raise {timeout} or run `pulumi up` again: a rerun continues where this one stopped"
+            f"raise {s.wait_limit} or run {s.rerun} again: a rerun continues where this one stopped"
         ),
-        Outcome.NOT_FOUND: "remove ids that do not exist in this project, or check the project id",
+        Outcome.NOT_FOUND: (
+            f"remove the ids that do not exist in this project from {s.input('task_ids')} "
+            "(dcs-migration list shows what does), or check the project id"
+        ),
         Outcome.STOP_REJECTED: "check the task in the DCS console; the API refused to stop it",
         Outcome.FINISHED: (
-            f"the task ended without a stop; allow finished tasks ({spell('on_finished')}: warn) "
-            "or remove the id"
+            "the task ended on its own and can never read TERMINATED: allow finished tasks "
+            f"({s.allow_finished}) or remove its id"
         ),
         Outcome.NOT_IN_SYNC: (
             "check that writes to the source Redis are frozen, or raise "
-            f"{spell('sync_timeout_seconds')} (or {spell('max_offset')}); the lagging tasks were "
-            "left running, the others are stopped"
+            f"{s.input('sync_timeout_seconds')} (or {s.input('max_offset')}); the lagging tasks "
+            "were left running, the others are stopped"
         ),
         Outcome.LAG_UNKNOWN: (
-            "the task's lag could not be read (stats call); it was left running: retry, or drop "
-            f"{spell('max_offset')} to stop without the guard"
+            "its lag could not be read (the stats call); it was left running: retry, or drop "
+            f"{s.input('max_offset')} to stop without the guard"
         ),
     }
+    wanted = set(outcomes)
+    return [text for outcome, text in texts.items() if outcome in wanted]
+
+
+PULUMI = Spelling(snake, "timeout_seconds", "`pulumi up`", "on_finished: warn")
+"""The dynamic resource's words (a Python program's)."""
+
+PLUGIN = Spelling(
+    camel, "customTimeouts (create, update) or timeoutSeconds", "`pulumi up`", "onFinished: warn"
+)
+"""The provider plugin's words (the schema's camelCase)."""
 
 
 def summary_line(report: StopReport) -> str:
@@ -704,14 +792,15 @@ def summary_line(report: StopReport) -> str:
     )
 
 
-# --- identity (the provider plugin) ------------------------------------------------------------
+# --- identity ----------------------------------------------------------------------------------
 
 
-def resource_id(project_id: str, urn: str, task_ids: Sequence[str]) -> str:
-    """``<project id>/<12 hex digits>``: a digest of the resource's URN and the task ids it was
-    created or imported with. Unique per resource (a URN names one resource of one stack) and
-    kept for the resource's life (an update never changes an ID)."""
-    digest = hashlib.sha256("\n".join([urn, *sorted(task_ids)]).encode()).hexdigest()[:12]
+def resource_id(project_id: str, key: str, task_ids: Sequence[str]) -> str:
+    """``<project id>/<12 hex digits>``: a digest of what names the resource (``key``: its URN
+    for the plugin; its project, stack and name for the dynamic resource, which is not told its
+    URN) and the task ids it was created or imported with. Unique per resource and kept for its
+    life (an update never changes an ID)."""
+    digest = hashlib.sha256("\n".join([key, *sorted(task_ids)]).encode()).hexdigest()[:12]
     return f"{project_id}/{digest}"
 
 

@@ -1,8 +1,8 @@
 """What both Pulumi front ends do against the API, once: look, stop and wait, refresh, delete.
 
 :mod:`.lifecycle` decides (pure functions); this module acts on those decisions with the client
-and the engine, and reports through a :class:`Voice`: the front end's own channel for messages
-and its own words for problems and outcomes. The dynamic resource and the provider plugin each
+and the engine, and reports through a :class:`Reporter`: the front end's own channel for
+messages, and its spelling of the inputs and settings that the one wording of advice names. The dynamic resource and the provider plugin each
 hold one :class:`Operations` for their provider process.
 """
 
@@ -16,10 +16,9 @@ from typing import Any
 
 from . import lifecycle
 from .client import DcsClient
-from .decisions import Outcome
 from .engine import ProgressEvent, StopEngine, StopOptions, StopReport, TaskOutcome
-from .errors import ConfigurationError, DcsApiError, DcsError, OperationFailed, Problem
-from .lifecycle import Failure, Spell
+from .errors import ConfigurationError, DcsApiError, DcsError, OperationFailed, Where
+from .lifecycle import Failure, Spell, Spelling
 from .models import batches
 from .settings import SECRET_SETTINGS, ConnectionSettings, Layer, resolve
 
@@ -32,20 +31,24 @@ CREDENTIAL_SETTINGS = SECRET_SETTINGS | {"ca_bundle"}
 
 
 @dataclass(frozen=True)
-class Voice:
-    """How a front end speaks: where its messages go, and its words for what went wrong."""
+class Reporter:
+    """Where a front end's messages go, and how its users write inputs and settings."""
 
-    spell: Spell  # property names as its users write them
+    spelling: Spelling  # inputs, the wait limit, a rerun: for advice on tasks not stopped
+    where: Where  # where a setting is set: for advice on API errors
     say: Callable[[str], None]  # an informational message about the resource
     warn: Callable[[str], None]  # a warning about the resource
     progress: Callable[[ProgressEvent], None]  # while waiting
-    advice: Mapping[Problem, str]  # its words for API problems (else the neutral hint)
-    stop_advice: Mapping[Outcome, str]  # its words for tasks left not stopped
+
+    @property
+    def spell(self) -> Spell:
+        """Input names as this front end's users write them."""
+        return self.spelling.input
 
     def failure(self, exc: DcsError) -> OperationFailed:
         """``exc`` worded for this front end's users."""
         if isinstance(exc, DcsApiError):
-            return OperationFailed(exc.describe(self.advice))
+            return OperationFailed(exc.describe(self.where))
         return OperationFailed(str(exc))
 
 
@@ -65,21 +68,23 @@ class Operations:
         location = {k: inputs.get(k) for k in ("project_id", "region", "endpoint")}
         return resolve(Layer(location, lambda s: s, "input"), self.config)
 
-    def check(self, news: Mapping[str, Any], voice: Voice) -> tuple[dict[str, Any], list[Failure]]:
+    def check(
+        self, news: Mapping[str, Any], reporter: Reporter
+    ) -> tuple[dict[str, Any], list[Failure]]:
         """Check: the completed inputs and every failure, the warnings said; with credentials,
-        every task is looked up too (see :meth:`preview_look`)."""
-        checked = lifecycle.check(news, self.config, voice.spell)
+        every task is looked up too (see :meth:`preview_read`)."""
+        checked = lifecycle.check(news, self.config, reporter.spell)
         for warning in checked.warnings:
-            voice.warn(warning)
+            reporter.warn(warning)
         failures = list(checked.failures)
         if checked.task_ids is not None:
-            failures += self.preview_look(checked.inputs, checked.task_ids, voice)
+            failures += self.preview_read(checked.inputs, checked.task_ids, reporter)
         return checked.inputs, failures
 
-    def preview_look(
-        self, inputs: Mapping[str, Any], ids: list[str], voice: Voice
+    def preview_read(
+        self, inputs: Mapping[str, Any], ids: list[str], reporter: Reporter
     ) -> list[Failure]:
-        """With credentials, read every task now: failures name missing tasks; the voice says
+        """With credentials, read every task now: failures name missing tasks; the reporter says
         which run. Without credentials, nothing is asked (create will say what is missing)."""
         try:
             settings = self.settings(inputs)
@@ -89,17 +94,17 @@ class Operations:
             return []
         try:
             with DcsClient.from_settings(settings) as client:
-                looks = StopEngine(client, _look_options(inputs)).look(ids)
+                looks = StopEngine(client, _read_options(inputs)).read(ids)
         except DcsError as exc:
-            return [Failure("task_ids", f"could not look the tasks up: {voice.failure(exc)}")]
+            return [Failure("task_ids", f"could not look the tasks up: {reporter.failure(exc)}")]
         self._seen[tuple(sorted(ids))] = {o.task_id: o.status for o in looks}
-        missing = lifecycle.missing_tasks(looks, settings.project_id, voice.spell)
+        missing = lifecycle.missing_tasks(looks, settings.project_id, reporter.spell)
         if not missing:
-            voice.say(lifecycle.running_line(looks))
+            reporter.say(lifecycle.running_line(looks))
             bound, sync = lifecycle.guard(inputs)
             waiting = lifecycle.lagging_line(looks, bound, sync) if bound is not None else None
             if waiting:
-                voice.say(waiting)
+                reporter.say(waiting)
         return missing
 
     def seen(self, inputs: Mapping[str, Any]) -> dict[str, str | None] | None:
@@ -117,62 +122,55 @@ class Operations:
         self,
         inputs: Mapping[str, Any],
         ids: Sequence[str],
-        voice: Voice,
+        reporter: Reporter,
         *,
         timeout: float | None = None,
         cancel: threading.Event | None = None,
     ) -> StopReport:
         """Stop ``ids`` and wait; raises :class:`OperationFailed` unless every one is stopped."""
-        seconds = timeout or float(
-            inputs.get("timeout_seconds") or lifecycle.DEFAULT_TIMEOUT_SECONDS
-        )
-        bound, sync = lifecycle.guard(inputs)
-        options = StopOptions(
-            timeout=seconds,
-            strict_finished=lifecycle.strict(inputs),
-            max_offset=bound,
-            sync_timeout=sync,
-        )
-        voice.say(f"stopping {len(ids)} task(s)")
+        options = lifecycle.stop_options(inputs, timeout=timeout)
+        reporter.say(f"stopping {len(ids)} task(s)")
         try:
             with DcsClient.from_settings(self.settings(inputs)) as client:
-                engine = StopEngine(client, options, on_progress=voice.progress, cancel=cancel)
+                engine = StopEngine(client, options, on_progress=reporter.progress, cancel=cancel)
                 report = engine.run(ids)
         except DcsError as exc:
-            raise voice.failure(exc) from None
+            raise reporter.failure(exc) from None
         for warning in lifecycle.finished_warnings(report, inputs):
-            voice.warn(warning)
+            reporter.warn(warning)
         if cancel is not None and cancel.is_set():
             unfinished = report.failures()
             raise OperationFailed(
                 "cancelled: "
-                + lifecycle.incomplete_message(unfinished, len(ids), {})
+                + lifecycle.incomplete_message(unfinished, len(ids), reporter.spelling)
                 + "\nStops already accepted keep going; run `pulumi up` again to wait for them."
             )
         failed = lifecycle.incomplete(report, inputs)
         if failed:
-            raise OperationFailed(lifecycle.incomplete_message(failed, len(ids), voice.stop_advice))
-        voice.say(lifecycle.summary_line(report))
+            raise OperationFailed(lifecycle.incomplete_message(failed, len(ids), reporter.spelling))
+        reporter.say(lifecycle.summary_line(report))
         return report
 
-    def look(self, inputs: Mapping[str, Any], ids: list[str], voice: Voice) -> list[TaskOutcome]:
+    def read(
+        self, inputs: Mapping[str, Any], ids: list[str], reporter: Reporter
+    ) -> list[TaskOutcome]:
         """Every task's status now (refresh, import); raises :class:`OperationFailed`."""
         try:
             with DcsClient.from_settings(self.settings(inputs)) as client:
-                return StopEngine(client, _look_options(inputs)).look(ids)
+                return StopEngine(client, _read_options(inputs)).read(ids)
         except DcsError as exc:
-            raise voice.failure(exc) from None
+            raise reporter.failure(exc) from None
 
-    def refresh(self, state: Mapping[str, Any], voice: Voice) -> dict[str, Any]:
+    def refresh(self, state: Mapping[str, Any], reporter: Reporter) -> dict[str, Any]:
         """Refresh: the state with every task's real status now."""
         ids = list(dict.fromkeys(state.get("task_ids") or []))
-        return lifecycle.after_read(state, self.look(state, ids, voice))
+        return lifecycle.after_read(state, self.read(state, ids, reporter))
 
-    def delete(self, state: Mapping[str, Any], voice: Voice) -> None:
+    def delete(self, state: Mapping[str, Any], reporter: Reporter) -> None:
         """Destroy: leave the tasks stopped, deleting their records only when asked to."""
         ids = list(dict.fromkeys(state.get("task_ids") or []))
         if not lifecycle.delete_records(state):
-            voice.say(f"leaving {len(ids)} task(s) as they are (stopped); nothing is deleted")
+            reporter.say(f"leaving {len(ids)} task(s) as they are (stopped); nothing is deleted")
             return
         try:
             with (
@@ -182,11 +180,11 @@ class Operations:
                 for batch in batches(ids):
                     client.delete_tasks(batch)
         except DcsError as exc:
-            raise voice.failure(exc) from None
-        voice.say(f"deleted the records of {len(ids)} task(s)")
+            raise reporter.failure(exc) from None
+        reporter.say(f"deleted the records of {len(ids)} task(s)")
 
 
-def _look_options(inputs: Mapping[str, Any]) -> StopOptions:
+def _read_options(inputs: Mapping[str, Any]) -> StopOptions:
     """A look's bound in time, and the guard (a guarded look reads each running task's lag)."""
     bound, _ = lifecycle.guard(inputs)
     return StopOptions(timeout=LOOK_TIMEOUT, max_offset=bound)

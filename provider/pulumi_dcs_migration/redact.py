@@ -3,7 +3,8 @@
 One mask for the whole package. :class:`Scrubber` removes known secrets from any text that could
 reach a person or a log, in every form they take on the way (raw, escaped by ``repr`` or JSON,
 percent-encoded), and always *before* a text is cut to length, so no part of a long secret
-survives a truncation. :func:`visible` makes server-controlled text safe for a terminal.
+survives a truncation. :func:`one_line` makes server text safe for a terminal and a log; the
+client applies it to everything the server sends, where it enters the product.
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class Scrubber:
 
     def __bool__(self) -> bool:
         return bool(self._forms)
+
+
+def needs_escaping(text: str) -> bool:
+    """True when :func:`one_line` would change ``text``."""
+    return _CONTROL.search(text) is not None or _LINE_BREAKS.search(text) is not None
 
 
 def visible(text: str) -> str:

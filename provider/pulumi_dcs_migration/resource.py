@@ -22,8 +22,8 @@ environment, so the stack state never holds them.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import fields
 from typing import Any, overload
 
 import pulumi
@@ -41,28 +41,14 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 
 from . import lifecycle
-from .errors import Problem
-from .lifecycle import UNKNOWN, camel
-from .operations import Operations, Voice
+from .lifecycle import UNKNOWN, MigrationTasksStoppedArgs, camel
+from .operations import Operations, Reporter
 from .policy import show_retries
-from .settings import SETTING_NAMES, Layer
+from .settings import SETTING_NAMES, Layer, where_to_set
 
 CONFIG_NAMESPACE = "dcs"
 _new_unknown: Callable[[], Any] = Unknown  # untyped in the SDK
 _CONFIG_SETTINGS = tuple(s for s in SETTING_NAMES if s != "auth_token")
-
-ADVICE: dict[Problem, str] = {
-    Problem.CREDENTIALS: (
-        "check the access key and secret key (HW_ACCESS_KEY / HW_SECRET_KEY, or the stack's "
-        "secret config dcs:accessKey / dcs:secretKey) and that this machine's clock is within "
-        "15 minutes of UTC"
-    ),
-    Problem.ENDPOINT: "the endpoint or region is wrong (dcs:endpoint / dcs:region)",
-    Problem.PROJECT_ID: "the project id is malformed (dcs:projectId: 32 lower-case hex digits)",
-}
-"""This front end's words for some problems; the others keep the client's neutral hint."""
-
-STOP_ADVICE = lifecycle.pulumi_advice("timeout_seconds")
 
 
 def _config_spelling(setting: str) -> str | None:
@@ -108,12 +94,14 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     """Dynamic provider of :class:`MigrationTasksStopped`.
 
     Pickled into the state with only its ``label`` (the resource's name, which prefixes its
-    messages); everything else is created in the provider process.
+    messages) and ``key`` (project, stack and name: what makes the resource's ID its own, as
+    the URN does for the plugin); everything else is created in the provider process.
     """
 
-    def __init__(self, label: str = "dcs") -> None:
+    def __init__(self, label: str = "dcs", key: str | None = None) -> None:
         super().__init__()
         self.label = label
+        self.key = key or label
 
     def configure(self, req: ConfigureRequest) -> None:
         """Keep the stack config this provider reads (``dcs:*``) for later calls."""
@@ -131,25 +119,24 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         return self._ops
 
     @property
-    def voice(self) -> Voice:
+    def reporter(self) -> Reporter:
         """Messages as ``[name] ...`` lines on stderr (the CLI shows them under the stack)."""
         label = getattr(self, "label", "dcs")
 
         def say(message: str) -> None:
             _emit(label, message)
 
-        return Voice(
-            spell=lifecycle.snake,
+        return Reporter(
+            spelling=lifecycle.PULUMI,
+            where=lambda setting: where_to_set(setting, self.ops.config),
             say=say,
             warn=lambda message: say(f"warning: {message}"),
             progress=lambda event: say(event.line()),
-            advice=ADVICE,
-            stop_advice=STOP_ADVICE,
         )
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Validate and complete the inputs; with credentials, also look every task up."""
-        inputs, failures = self.ops.check(_plain(news), self.voice)
+        inputs, failures = self.ops.check(_plain(news), self.reporter)
         return CheckResult(
             _dynamic(inputs), [CheckFailure(f.property, f.message) for f in failures]
         )
@@ -158,7 +145,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         """Task ids as a set; what runs now is a change; a new project/region/endpoint replaces."""
         plan = self.ops.plan(_plain(olds), _plain(news))
         for line in plan.drift():
-            self.voice.say(line)
+            self.reporter.say(line)
         return DiffResult(
             changes=plan.changes, replaces=list(plan.replaces), delete_before_replace=False
         )
@@ -166,70 +153,33 @@ class MigrationTasksStoppedProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Stop every task and wait; raises (nothing goes to state) unless all are stopped."""
         inputs = _plain(props)
-        report = self.ops.stop(inputs, inputs["task_ids"], self.voice)
+        report = self.ops.stop(inputs, inputs["task_ids"], self.reporter)
         outs = lifecycle.outputs(inputs, [lifecycle.entry(o) for o in report.outcomes])
-        return CreateResult(_resource_id(inputs), outs)
+        key = str(getattr(self, "key", None) or self.label)  # a provider unpickled from old state
+        return CreateResult(
+            lifecycle.resource_id(inputs["project_id"], key, inputs["task_ids"]), outs
+        )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Stop the new ids and the ones running now; removals and option changes cost no call."""
         olds_, news_ = _plain(olds), _plain(news)
         plan = self.ops.plan(olds_, news_)
-        report = self.ops.stop(news_, list(plan.to_stop), self.voice) if plan.to_stop else None
+        report = self.ops.stop(news_, list(plan.to_stop), self.reporter) if plan.to_stop else None
         if report is None:
-            self.voice.say("no task to stop (only removals or option changes)")
+            self.reporter.say("no task to stop (only removals or option changes)")
         return UpdateResult(lifecycle.after_update(olds_, news_, report))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: record every task's real status, and return the inputs too (no false drift)."""
         state = _plain(props)
-        return ReadResult(id_, self.ops.refresh(state, self.voice), lifecycle.inputs_of(state))
+        return ReadResult(id_, self.ops.refresh(state, self.reporter), lifecycle.inputs_of(state))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Leave the tasks stopped; delete their records only if ``delete_records_on_destroy``."""
-        self.ops.delete(_plain(props), self.voice)
-
-
-def _resource_id(inputs: Mapping[str, Any]) -> str:
-    return f"{inputs['project_id']}/stopped-{len(inputs['task_ids'])}"
+        self.ops.delete(_plain(props), self.reporter)
 
 
 # --- the resource ---------------------------------------------------------------------------
-
-
-@dataclass
-class MigrationTasksStoppedArgs:
-    """Inputs of :class:`MigrationTasksStopped`.
-
-    Attributes:
-        task_ids: ids of the migration tasks that must be stopped (a set: order and repetition
-            are ignored).
-        project_id: the IAM project (32 hex digits); default: stack config ``dcs:projectId``,
-            then ``HW_PROJECT_ID`` / ``HUAWEICLOUD_SDK_PROJECT_ID``.
-        region: e.g. ``cn-north-4``; default: ``dcs:region``, then ``HW_REGION_NAME``.
-        endpoint: an explicit API URL instead of the region's (the simulator); default:
-            ``dcs:endpoint``, then ``HW_DCS_ENDPOINT``. It wins over a region (with a warning).
-        timeout_seconds: how long ``up`` waits for every task to read ``TERMINATED`` (default
-            1800; Pulumi's ``custom_timeouts`` never reach a dynamic provider).
-        on_finished: a task that already ended on its own (``SUCCESS``, ``FAILED``, ...) can never
-            be stopped: ``"warn"`` (default) counts it as not running and says so; ``"fail"``
-            makes it an error.
-        delete_records_on_destroy: ``pulumi destroy`` also deletes the task records through the
-            API (default ``False``: destroy leaves the tasks stopped and touches nothing).
-        max_offset: the cutover guard: stop a task only once its incremental-sync lag (the stats
-            call's ``offset``, 0 = in sync) is at most this. Unset: stop at once.
-        sync_timeout_seconds: with ``max_offset``, how long to wait for a lagging task (default
-            600); one still lagging then is left running and the update fails naming it.
-    """
-
-    task_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    project_id: pulumi.Input[str] | None = None
-    region: pulumi.Input[str] | None = None
-    endpoint: pulumi.Input[str] | None = None
-    timeout_seconds: pulumi.Input[float] | None = None
-    on_finished: pulumi.Input[str] | None = None
-    delete_records_on_destroy: pulumi.Input[bool] | None = None
-    max_offset: pulumi.Input[int] | None = None
-    sync_timeout_seconds: pulumi.Input[float] | None = None
 
 
 ARG_NAMES = tuple(f.name for f in fields(MigrationTasksStoppedArgs))
@@ -292,20 +242,12 @@ class MigrationTasksStopped(Resource, module="dcs", name="MigrationTasksStopped"
         MigrationTasksStopped("cutover", task_ids=[...], region="cn-north-4")
         MigrationTasksStopped("cutover", MigrationTasksStoppedArgs(task_ids=[...]), opts)
 
-    Outputs: ``tasks`` (per task: ``task_id``, ``name``, ``status``, ``outcome`` — ``stopped``,
+    The inputs are the fields of :class:`MigrationTasksStoppedArgs` (given as keyword arguments
+    or as one args object). Outputs: ``tasks`` (per task: ``task_id``, ``name``, ``status``, ``outcome`` — ``stopped``,
     ``already_terminated`` or ``finished_before_stop`` — and ``observed_at``) and
     ``terminated_ids``.
     """
 
-    task_ids: pulumi.Output[list[str]]
-    project_id: pulumi.Output[str]
-    region: pulumi.Output[str | None]
-    endpoint: pulumi.Output[str | None]
-    timeout_seconds: pulumi.Output[float]
-    on_finished: pulumi.Output[str]
-    delete_records_on_destroy: pulumi.Output[bool]
-    max_offset: pulumi.Output[int | None]
-    sync_timeout_seconds: pulumi.Output[float | None]
     tasks: pulumi.Output[list[dict[str, Any]]]
     terminated_ids: pulumi.Output[list[str]]
 
@@ -319,19 +261,7 @@ class MigrationTasksStopped(Resource, module="dcs", name="MigrationTasksStopped"
 
     @overload
     def __init__(
-        self,
-        resource_name: str,
-        opts: pulumi.ResourceOptions | None = None,
-        *,
-        task_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
-        project_id: pulumi.Input[str] | None = None,
-        region: pulumi.Input[str] | None = None,
-        endpoint: pulumi.Input[str] | None = None,
-        timeout_seconds: pulumi.Input[float] | None = None,
-        on_finished: pulumi.Input[str] | None = None,
-        delete_records_on_destroy: pulumi.Input[bool] | None = None,
-        max_offset: pulumi.Input[int] | None = None,
-        sync_timeout_seconds: pulumi.Input[float] | None = None,
+        self, resource_name: str, opts: pulumi.ResourceOptions | None = None, **inputs: Any
     ) -> None: ...
 
     def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
@@ -339,7 +269,9 @@ class MigrationTasksStopped(Resource, module="dcs", name="MigrationTasksStopped"
         given, opts = resource_args(resource_name, args, kwargs)
         props: dict[str, Any] = {name: getattr(given, name) for name in ARG_NAMES}
         props.update(tasks=None, terminated_ids=None)
-        super().__init__(MigrationTasksStoppedProvider(resource_name), resource_name, props, opts)
+        key = f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}"
+        provider = MigrationTasksStoppedProvider(resource_name, key)
+        super().__init__(provider, resource_name, props, opts)
 
 
 __all__ = [

@@ -37,8 +37,8 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth import AkSkAuth, TokenAuth
-from .ratelimit import DEFAULT_MAX_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND
 from .errors import ConfigurationError
+from .ratelimit import DEFAULT_MAX_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND
 from .redact import shown
 
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z0-9]+)*-\d+")
@@ -148,24 +148,31 @@ def _environment_layer() -> Layer:
 
 
 @dataclass(frozen=True)
-class Found:
+class Source:
     """A resolved value and the words of the source it came from (for messages)."""
 
     value: Any
     where: str
 
 
-def _first(name: str, layers: tuple[Layer, ...]) -> Found | None:
+def _first(name: str, layers: tuple[Layer, ...]) -> Source | None:
     for layer in layers:
         value = layer.get(name)
         if value is not None:
-            return Found(value, layer.spelling(name) or name)
+            return Source(value, layer.spelling(name) or name)
     return None
 
 
 def _where_to_set(name: str, layers: tuple[Layer, ...]) -> str:
     places = [p for p in (layer.spelling(name) for layer in layers) if p]
     return ", ".join(places[:-1]) + (" or " if len(places) > 1 else "") + places[-1]
+
+
+def where_to_set(name: str, *layers: Layer) -> str:
+    """Where a user sets ``name``: ``layers``' words for it, then the environment variables
+    (``"the stack config dcs:region or HW_REGION_NAME / HUAWEICLOUD_SDK_REGION"``)."""
+    env = Layer({}, env_names, "environment")
+    return _where_to_set(name, (*layers, env))
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,7 @@ class Location:
     base_url: str
     region: str | None = None
     endpoint: str | None = None
-    ignored_region: Found | None = None  # a region that lost to an endpoint (front ends warn)
+    ignored_region: Source | None = None  # a region that lost to an endpoint (front ends warn)
 
 
 @dataclass(frozen=True, repr=False)
@@ -264,7 +271,7 @@ def _location(layers: tuple[Layer, ...]) -> Location:
     )
 
 
-def _where_located(layers: tuple[Layer, ...]) -> tuple[Found | None, Found | None]:
+def _where_located(layers: tuple[Layer, ...]) -> tuple[Source | None, Source | None]:
     """``(region, endpoint)`` of the most specific layer that names either (the others are
     overridden, like any setting); when that layer names both, the caller prefers the endpoint
     and reports the region as ignored."""
@@ -272,15 +279,15 @@ def _where_located(layers: tuple[Layer, ...]) -> tuple[Found | None, Found | Non
         region, endpoint = layer.get("region"), layer.get("endpoint")
         if region is not None or endpoint is not None:
             return (
-                None if region is None else Found(region, layer.spelling("region") or "region"),
+                None if region is None else Source(region, layer.spelling("region") or "region"),
                 None
                 if endpoint is None
-                else Found(endpoint, layer.spelling("endpoint") or "endpoint"),
+                else Source(endpoint, layer.spelling("endpoint") or "endpoint"),
             )
     return None, None
 
 
-def _checked(check: Callable[[str], str], found: Found) -> str:
+def _checked(check: Callable[[str], str], found: Source) -> str:
     try:
         return check(found.value)
     except ConfigurationError as exc:

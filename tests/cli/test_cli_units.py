@@ -60,7 +60,7 @@ def rendered(renderable: object, width: int = 100) -> str:
 def test_render_progress_shows_counts_elapsed_and_slowest_pending() -> None:
     pending = tuple((f"{n:032x}", "TERMINATING") for n in range(7))
     event = ProgressEvent(
-        stopped=3, total=10, elapsed=12.0, pending=((A, "INCRMIGEATING"), *pending)
+        terminated=3, total=10, elapsed=12.0, pending=((A, "INCRMIGEATING"), *pending)
     )
     text = rendered(render_progress(event, 10, 12.4, limit=5))
     assert "3/10 stopped" in text and "12s elapsed" in text
@@ -261,3 +261,12 @@ def test_import_is_silent_and_pydoc_works() -> None:
         )
         assert doc.returncode == 0 and "no Python documentation" not in doc.stdout
         assert "dcs-migration" in doc.stdout
+
+
+def test_stop_follows_the_pulumi_rules_sync_timeout_below_timeout() -> None:
+    """The same check as the Pulumi front ends: the guard's wait fits in the whole wait."""
+    where = ["--endpoint", "http://127.0.0.1:9", "--project-id", "0" * 32]
+    guard = ["--max-offset", "0", "--sync-timeout", "100", "--timeout", "50"]
+    result = CliRunner().invoke(cli, [*where, "stop", A, *guard])
+    assert result.exit_code == 2
+    assert "--sync-timeout (100) must be less than --timeout (50)" in result.stderr

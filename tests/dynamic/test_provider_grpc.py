@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from pulumi.runtime.proto import provider_pb2
 
 from dcs_simulator import RunningSimulator
 from dcs_simulator.testing import UNKNOWN_TASK_ID as UNKNOWN
+from pulumi_dcs_migration.resource import MigrationTasksStoppedProvider
 
 from .grpc_harness import ProviderProcess, from_struct
 
@@ -198,3 +200,26 @@ def test_a_missing_ca_bundle_fails_check_naming_it(
         assert "dcs:caBundle" in failures[0][1] and str(missing) in failures[0][1]
     finally:
         proc.close()
+
+
+def test_two_resources_with_as_many_tasks_get_ids_of_their_own(
+    simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ID is the plugin's scheme: a digest of what names the resource and its tasks."""
+    cfg = simulator.config
+    env = {
+        "HW_ACCESS_KEY": cfg.access_key,
+        "HW_SECRET_KEY": cfg.secret_key,
+        "HW_DCS_ENDPOINT": simulator.url,
+        "HW_PROJECT_ID": cfg.project_id,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ids = simulator.admin.create_tasks(4)
+    made = []
+    for name, tasks in (("first", ids[:2]), ("second", ids[2:])):
+        dynamic = MigrationTasksStoppedProvider(name, f"project/dev/{name}")
+        checked = dynamic.check({}, {"task_ids": tasks})
+        made.append(dynamic.create(checked.inputs).id)
+    assert made[0] != made[1]
+    assert all(re.fullmatch(rf"{cfg.project_id}/[0-9a-f]{{12}}", i) for i in made)

@@ -19,7 +19,7 @@ from dcs_simulator.testing import UNKNOWN_TASK_ID as UNKNOWN
 from dcs_simulator.testing import VirtualClock, client_for
 from dcs_simulator.testing.truth import mismatches
 from pulumi_dcs_migration.engine import Outcome, StopEngine, StopOptions, StopReport
-from pulumi_dcs_migration.lifecycle import incomplete_message, pulumi_advice
+from pulumi_dcs_migration.lifecycle import PULUMI, incomplete_message
 from pulumi_dcs_migration.policy import RetryPolicy
 
 from ..conftest import SimulatorFactory
@@ -46,7 +46,7 @@ def run(
 
 def message(report: StopReport) -> str:
     failed = report.failures()
-    return incomplete_message(failed, len(report.outcomes), pulumi_advice("timeout_seconds"))
+    return incomplete_message(failed, len(report.outcomes), PULUMI)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from pulumi_dcs_migration.errors import (
     ThrottledError,
 )
 from pulumi_dcs_migration.policy import RetryPolicy
-from pulumi_dcs_migration.redact import MASK
+from pulumi_dcs_migration.redact import MASK, one_line
 from pulumi_dcs_migration.resource import MigrationTasksStoppedProvider
 from pulumi_dcs_migration.settings import Layer, explicit, positive_seconds, resolve
 
@@ -192,7 +192,7 @@ def test_the_engine_stops_paging_and_asks_for_the_missing_tasks(
 ) -> None:
     server = hostile("endless_pages")  # never lists A, B or C; their details answer
     with client_for(server.url) as client:
-        looks = StopEngine(client, StopOptions(timeout=20)).look([A, B, C])
+        looks = StopEngine(client, StopOptions(timeout=20)).read([A, B, C])
     assert [o.status for o in looks] == ["INCRMIGEATING"] * 3
     pages = [s for s in server.seen if s.path.endswith("/migration-tasks")]
     assert len(pages) == MAX_LIST_PAGES
@@ -407,7 +407,7 @@ def test_proxies_still_carry_https(
 # --- terminal escape codes from the server --------------------------------------------------------
 
 
-def test_errors_show_server_text_escaped_and_data_stays_exact(
+def test_server_text_is_made_safe_where_it_enters_errors_and_data_alike(
     hostile: ServerFactory,
 ) -> None:
     server = hostile("escapes")
@@ -417,11 +417,12 @@ def test_errors_show_server_text_escaped_and_data_stays_exact(
         assert not CONTROL & set(str(info.value))
         assert not CONTROL & set(info.value.describe(verbose=True))
         assert "\\x1b[2J" in str(info.value)
-        assert info.value.error_msg == "refused" + ESCAPES  # the data itself is exact
+        # The data is made safe too, once, as it enters: one line, every escape visible.
+        assert info.value.error_msg == one_line("refused" + ESCAPES)
         page = client.list_tasks()
-        assert page.migration_tasks[0].task_name == "name" + ESCAPES
+        assert page.migration_tasks[0].task_name == one_line("name" + ESCAPES)
         [result, *_] = client.batch_stop([A])
-        assert result.error_msg == ESCAPES
+        assert result.error_msg == one_line(ESCAPES)
 
 
 # --- a 10 MB bad id -------------------------------------------------------------------------------

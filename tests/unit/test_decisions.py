@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pulumi_dcs_migration.decisions import (
-    MEASURE,
+    READ_LAG,
     STOP,
     WAIT,
     WAIT_SYNC,
@@ -15,8 +15,8 @@ from pulumi_dcs_migration.decisions import (
     StopPolicy,
     TaskState,
     decide,
-    measured,
-    observed,
+    lag_read,
+    polled,
     stop_sent,
 )
 
@@ -25,7 +25,7 @@ GUARD = StopPolicy(resend_after=5.0, max_stop_attempts=3, max_offset=100, sync_d
 
 
 def settle(outcome: Outcome) -> Step:
-    return Step(Act.SETTLE, outcome)
+    return Step(Act.DONE, outcome)
 
 
 ROWS = [
@@ -66,13 +66,13 @@ ROWS = [
         POLICY,
         settle(Outcome.STOP_REJECTED),
     ),
-    ("guard: lag not read yet", TaskState("INCRMIGEATING"), 0, GUARD, MEASURE),
+    ("guard: lag not read yet", TaskState("INCRMIGEATING"), 0, GUARD, READ_LAG),
     (
         "guard: lag read in an earlier look",
         TaskState("INCRMIGEATING", offset=10, offset_fresh=False),
         0,
         GUARD,
-        MEASURE,
+        READ_LAG,
     ),
     ("guard: in sync", TaskState("INCRMIGEATING", offset=100, offset_fresh=True), 0, GUARD, STOP),
     (
@@ -109,7 +109,7 @@ ROWS = [
         TaskState("INCRMIGEATING", 1, 1.0, seen_stopping=True),
         2,
         GUARD,
-        MEASURE,
+        READ_LAG,
     ),
 ]
 
@@ -122,11 +122,11 @@ def test_decide(state: TaskState, now: float, policy: StopPolicy, step: Step) ->
 
 
 def test_a_look_makes_the_lag_stale_and_notes_a_stop_in_progress() -> None:
-    state = measured(TaskState("INCRMIGEATING"), 50)
+    state = lag_read(TaskState("INCRMIGEATING"), 50)
     assert state.offset_fresh
-    after = observed(state, "TERMINATING")
+    after = polled(state, "TERMINATING")
     assert not after.offset_fresh and after.offset == 50 and after.seen_stopping
-    assert observed(TaskState(), "TERMINATED", first_look=True).initially_terminated
+    assert polled(TaskState(), "TERMINATED", first_poll=True).initially_terminated
 
 
 def test_a_stop_counts_as_an_attempt_and_an_accepted_one_restarts_the_clock() -> None:

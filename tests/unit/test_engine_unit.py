@@ -20,7 +20,7 @@ from pulumi_dcs_migration.engine import (
     StopOptions,
 )
 from pulumi_dcs_migration.errors import DcsApiError, ServerError, TaskNotFoundError
-from pulumi_dcs_migration.lifecycle import incomplete_message, pulumi_advice
+from pulumi_dcs_migration.lifecycle import PULUMI, entry, incomplete_message, outputs
 from pulumi_dcs_migration.models import (
     BatchItemResult,
     MigrationTask,
@@ -28,6 +28,7 @@ from pulumi_dcs_migration.models import (
     TaskStatusItem,
     TaskStatusPage,
 )
+from pulumi_dcs_migration.plugin.provider import status_line
 
 
 @dataclass
@@ -216,7 +217,7 @@ def test_timeout_lists_every_unfinished_task() -> None:
     assert by[tid(2)].outcome is Outcome.STOPPED
     assert 60 <= report.elapsed <= 61
     failed = report.failures()
-    message = incomplete_message(failed, len(report.outcomes), pulumi_advice("timeout_seconds"))
+    message = incomplete_message(failed, len(report.outcomes), PULUMI)
     assert (
         tid(1) in message
         and "TERMINATING" in message
@@ -291,9 +292,33 @@ def test_progress_events_on_change() -> None:
     fake = fake_dcs({tid(i): FakeTask("INCRMIGEATING", delay=1.0 + i) for i in range(3)})
     events: list[ProgressEvent] = []
     engine(fake, StopOptions(), on_progress=events.append).run([tid(i) for i in range(3)])
-    assert events[0].stopped == 0 and events[-1].stopped == 3
+    assert events[0].terminated == 0 and events[-1].terminated == 3
     assert "0/3 stopped; waiting for" in events[0].line()
     assert len(events) < 40
+
+
+def test_a_status_read_in_lower_case_is_terminated_everywhere() -> None:
+    """``terminated`` is TERMINATED for the outcome, ``terminated_ids`` and the state's outputs
+    alike (one definition: ``phase_of``)."""
+    fake = fake_dcs({tid(1): FakeTask("terminated"), tid(2): FakeTask("INCRMIGEATING")})
+    report = engine(fake).run([tid(1), tid(2)])
+    assert [o.outcome for o in report.outcomes] == [
+        Outcome.ALREADY_TERMINATED,
+        Outcome.STOPPED,
+    ]
+    assert report.terminated_ids == [tid(1), tid(2)]
+    outs = outputs({"task_ids": [tid(1), tid(2)]}, [entry(o) for o in report.outcomes])
+    assert outs["terminated_ids"] == [tid(1), tid(2)]
+
+
+def test_progress_counts_a_task_that_finished_on_its_own_apart() -> None:
+    fake = fake_dcs({tid(1): FakeTask("SUCCESS"), tid(2): FakeTask("INCRMIGEATING")})
+    events: list[ProgressEvent] = []
+    engine(fake, on_progress=events.append).run([tid(1), tid(2)])
+    last = events[-1]
+    assert (last.terminated, last.finished, last.total) == (1, 1, 2)
+    assert last.line().startswith("1/2 stopped, 1 finished on its own")
+    assert status_line(last) == "stopping: 1/2 TERMINATED, 1 finished on its own"
 
 
 def test_invalid_option_values() -> None:
@@ -415,7 +440,7 @@ def test_without_the_guard_no_stats_are_read() -> None:
 
 def test_look_shows_the_lag_of_running_tasks_with_the_guard() -> None:
     fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=700), tid(2): FakeTask("TERMINATED")})
-    looks = engine(fake, guarded()).look([tid(1), tid(2)])
+    looks = engine(fake, guarded()).read([tid(1), tid(2)])
     assert [(o.outcome, o.offset) for o in looks] == [
         (Outcome.RUNNING, 700),
         (Outcome.ALREADY_TERMINATED, None),

@@ -19,8 +19,9 @@ from typing import Any
 
 import click
 
+from .. import lifecycle
 from ..client import DcsClient
-from ..engine import Outcome, StopEngine, StopOptions, StopReport, TaskOutcome, unique_ids
+from ..engine import Outcome, StopEngine, StopReport, TaskOutcome, unique_ids
 from ..errors import (
     ConfigurationError,
     DcsApiError,
@@ -28,32 +29,19 @@ from ..errors import (
     DcsProtocolError,
     DcsTransportError,
     InvalidTaskIdError,
-    Problem,
 )
 from ..lifecycle import (
     DEFAULT_SYNC_TIMEOUT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_TIMEOUT_SECONDS,
+    Spelling,
 )
-from ..lifecycle import incomplete_message as _incomplete_message
 from ..models import MigrationTaskSummary, batches
 from ..policy import show_retries
-from ..redact import Scrubber, one_line, visible
-from ..settings import Layer, positive_seconds, resolve
+from ..redact import Scrubber, visible
+from ..settings import Layer, positive_seconds, resolve, where_to_set
 from . import output
 from .progress import progress_reporter
-
-ADVICE: dict[Problem, str] = {
-    Problem.CREDENTIALS: (
-        "check the access key and secret key (HW_ACCESS_KEY / HW_SECRET_KEY, or HW_AUTH_TOKEN) "
-        "and that this machine's clock is within 15 minutes of UTC"
-    ),
-    Problem.ENDPOINT: "the endpoint or region is wrong (--endpoint / --region)",
-    Problem.TASK_NOT_FOUND: (
-        "no such task in this project: check the id (dcs-migration list) and --project-id"
-    ),
-}
-"""The command line's words for some problems; the others keep the client's neutral hint."""
 
 _OPTION_SPELLING = {
     "region": "--region",
@@ -97,17 +85,10 @@ Credentials come from the environment only (never options):
 
 
 class CliError(click.ClickException):
-    """An error shown as one message on stderr; each subclass has its own exit code.
-
-    Control characters in the message are shown escaped: server text in it can never move the
-    cursor, clear the screen or retitle the terminal.
-    """
+    """An error shown as one message on stderr; each subclass has its own exit code. Server text
+    in it was made safe where it entered (the client)."""
 
     exit_code = int(ExitCode.UNEXPECTED)
-
-    def format_message(self) -> str:
-        """The message, its control characters (escape codes) made visible."""
-        return visible(self.message)
 
 
 class BadInputError(CliError):
@@ -116,7 +97,7 @@ class BadInputError(CliError):
     exit_code = int(ExitCode.USAGE)
 
 
-class ApiFailure(CliError):
+class ApiError(CliError):
     """The API refused, could not be reached, or answered garbage: exit 3."""
 
     exit_code = int(ExitCode.API)
@@ -137,7 +118,7 @@ class Interrupted(CliError):
 _ERRORS: dict[ExitCode, type[CliError]] = {
     ExitCode.UNEXPECTED: CliError,
     ExitCode.USAGE: BadInputError,
-    ExitCode.API: ApiFailure,
+    ExitCode.API: ApiError,
     ExitCode.INCOMPLETE: IncompleteError,
     ExitCode.INTERRUPTED: Interrupted,
 }
@@ -201,16 +182,16 @@ class DcsGroup(click.Group):
 def as_cli_error(exc: BaseException, options: GlobalOptions, suffix: str = "") -> CliError:
     """``exc`` as this command line says it (advice, ``-v``, no secret), with its exit code."""
     code = error_exit_code(exc)
-    return cli_error(options.scrub(_message(exc, code, options.verbose) + suffix), code)
+    return cli_error(options.scrub(_message(exc, code, options) + suffix), code)
 
 
-def _message(exc: BaseException, code: ExitCode, verbose: bool = False) -> str:
+def _message(exc: BaseException, code: ExitCode, options: GlobalOptions) -> str:
     if code is ExitCode.INTERRUPTED:
         return "interrupted"
     if code is ExitCode.UNEXPECTED:
-        return f"unexpected error ({type(exc).__name__}): {exc}"
+        return f"unexpected error ({type(exc).__name__}): {visible(str(exc))}"
     if isinstance(exc, DcsApiError):
-        return exc.describe(ADVICE, verbose=verbose)
+        return exc.describe(options.where, verbose=options.verbose)
     return str(exc)
 
 
@@ -232,9 +213,10 @@ class GlobalOptions:
         """``text`` without any form of the credentials this run resolved."""
         return Scrubber(self.secrets)(text) if self.secrets else text
 
-    def client(self) -> DcsClient:
-        """A client from these options and the environment (credentials: environment only)."""
-        options = Layer(
+    @property
+    def layer(self) -> Layer:
+        """These options as a settings layer (credentials: environment only)."""
+        return Layer(
             {
                 "region": self.region,
                 "endpoint": self.endpoint,
@@ -246,7 +228,14 @@ class GlobalOptions:
             _OPTION_SPELLING.get,
             "option",
         )
-        settings = resolve(options)
+
+    def where(self, setting: str) -> str:
+        """Where a user of the command line sets ``setting``: its option, or the environment."""
+        return where_to_set(setting, self.layer)
+
+    def client(self) -> DcsClient:
+        """A client from these options and the environment (credentials: environment only)."""
+        settings = resolve(self.layer)
         self.secrets[:] = settings.credentials.secrets()
         if settings.verify is False:
             click.secho(
@@ -502,13 +491,16 @@ def stop_command(
     live on a terminal, as plain lines on stderr otherwise.
     """
     ids = read_ids(task_ids)
-    options = StopOptions(
-        timeout=timeout,
-        wait=wait,
-        strict_finished=strict_finished,
-        max_offset=max_offset,
-        sync_timeout=sync_timeout,
-    )
+    inputs: dict[str, Any] = {
+        "timeout_seconds": timeout,
+        "on_finished": "fail" if strict_finished else "warn",
+        "max_offset": max_offset,
+        "sync_timeout_seconds": sync_timeout,
+    }
+    failures = lifecycle.check_options(inputs, SPELLING.input)  # the Pulumi front ends' rules
+    if failures:
+        raise click.UsageError("; ".join(f.message for f in failures))
+    options = lifecycle.stop_options(inputs, wait=wait)
     with opts.client() as client, progress_reporter(len(ids)) as on_progress:
         report = StopEngine(client, options, on_progress=on_progress).run(ids)
     output.print_outcomes(report.outcomes, as_json)
@@ -525,22 +517,22 @@ def stop_failures(report: StopReport, *, wait: bool, strict_finished: bool) -> l
     return failed
 
 
-_ADVICE: dict[Outcome, str] = {
-    Outcome.TIMED_OUT: "raise --timeout or run the same command again (it continues)",
-    Outcome.NOT_FOUND: "check the ids (dcs-migration list) and the project id",
-    Outcome.STOP_REJECTED: "check the task in the DCS console; the API refused to stop it",
-    Outcome.FINISHED: "the task ended on its own; drop --strict-finished or the id",
-    Outcome.NOT_IN_SYNC: (
-        "check that writes to the source Redis are frozen, or raise --sync-timeout (or "
-        "--max-offset); the lagging tasks were left running"
-    ),
-    Outcome.LAG_UNKNOWN: "the lag could not be read; retry, or stop without --max-offset",
-}
+def _input_option(name: str) -> str:
+    """How the command line spells a stop's input: its option."""
+    return {
+        "task_ids": "the ids",
+        "timeout_seconds": "--timeout",
+        "sync_timeout_seconds": "--sync-timeout",
+    }.get(name, "--" + name.replace("_", "-"))
+
+
+SPELLING = Spelling(_input_option, "--timeout", "the same command", "without --strict-finished")
+"""The command line's words in the one wording of advice."""
 
 
 def incomplete_message(failed: Sequence[TaskOutcome], total: int) -> str:
     """The exit-4 message: each task not stopped, with its status, then what to do."""
-    return _incomplete_message(failed, total, _ADVICE)
+    return lifecycle.incomplete_message(failed, total, SPELLING)
 
 
 # --- restart / delete -------------------------------------------------------------------------
@@ -565,9 +557,7 @@ def restart_command(
     output.print_rows("restart", rows, as_json)
     failed = [r for r in rows if r["result"] != "success"]
     if failed:
-        names = ", ".join(
-            one_line(f"{r['task_id']} ({r['error_code']}: {r['error_msg']})") for r in failed
-        )
+        names = ", ".join(f"{r['task_id']} ({r['error_code']}: {r['error_msg']})" for r in failed)
         raise IncompleteError(f"{len(failed)} of {len(ids)} task(s) were not restarted: {names}")
 
 

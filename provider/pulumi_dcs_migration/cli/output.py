@@ -2,11 +2,10 @@
 
 Every value that reaches a table or JSON goes through :func:`mask_secrets` (the details call
 echoes Redis passwords). Table cells are :class:`rich.text.Text`, so a task name such as
-``[red]x`` is shown as typed, never interpreted as markup, and on one line with its control
-characters escaped (:func:`~pulumi_dcs_migration.redact.one_line`): a server's escape codes
-cannot clear the screen, retitle the window or fake a row; a cell longer than
-:data:`MAX_CELL` characters is cut. JSON stays exact and whole (``json.dumps`` escapes control
-characters itself).
+``[red]x`` is shown as typed, never interpreted as markup; what the server wrote is one line
+with its control characters visible already (the client made it so where it entered), so it
+cannot clear the screen, retitle the window or fake a row in a table or a JSON string. A cell
+longer than :data:`MAX_CELL` characters is cut; JSON has every value whole.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from rich.text import Text
 
 from ..engine import TaskOutcome
 from ..models import BatchItemResult, MigrationTask, MigrationTaskSummary
-from ..redact import mask_secrets, one_line
+from ..redact import mask_secrets
 
 PIPE_WIDTH = 200
 """Table width when stdout is not a terminal (and ``COLUMNS`` is unset): ids are never cut."""
@@ -65,7 +64,7 @@ def _cell(value: Any) -> Text:
     text = "" if value is None else str(value)
     if len(text) > MAX_CELL:
         text = f"{text[:MAX_CELL]}... ({len(text)} characters)"
-    return Text(one_line(text))
+    return Text(text)
 
 
 def _table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:

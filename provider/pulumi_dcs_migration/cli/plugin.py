@@ -22,7 +22,7 @@ import click
 
 from .. import __version__
 from ..plugin.schema import PACKAGE, schema_json
-from .app import ApiFailure, BadInputError
+from .app import BadInputError, CliError
 
 LAUNCHER = f"pulumi-resource-{PACKAGE}"
 
@@ -79,7 +79,7 @@ def install_command(pulumi_path: str | None) -> None:
         env = {**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        raise ApiFailure(f"pulumi plugin install failed: {(done.stderr or done.stdout).strip()}")
+        raise CliError(f"pulumi plugin install failed: {(done.stderr or done.stdout).strip()}")
     click.echo(f"installed resource plugin {PACKAGE} v{__version__} (runs {sys.executable})")
 
 

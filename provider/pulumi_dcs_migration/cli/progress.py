@@ -20,7 +20,6 @@ from rich.table import Table
 from rich.text import Text
 
 from ..engine import ProgressEvent
-from ..redact import one_line
 
 ProgressCallback = Callable[[ProgressEvent], None]
 """What the engine's ``on_progress`` receives."""
@@ -37,12 +36,12 @@ def render_progress(
     limit: int = PENDING_SHOWN,
 ) -> RenderableType:
     """The live display: a bar with ``stopped/total`` and elapsed time, then the slowest tasks."""
-    stopped = event.stopped if event else 0
+    stopped = event.terminated if event else 0
     header = Table.grid(padding=(0, 1))
     header.add_row(
         Text("stopping", style="bold"),
         ProgressBar(total=max(total, 1), completed=stopped, width=30),
-        Text(f"{stopped}/{total} stopped"),
+        Text(event.counts if event else f"0/{total} stopped"),
         Text(f"{elapsed:.0f}s elapsed", style="dim"),
     )
     if event is None:
@@ -57,8 +56,8 @@ def _pending_table(event: ProgressEvent, limit: int) -> Table:
     table.add_column("waiting for", no_wrap=True)
     table.add_column("status")
     for task_id, status in event.pending[:limit]:
-        # Ids and statuses come from the API: one line each, escape codes made visible.
-        table.add_row(Text(one_line(task_id)), Text(one_line(status or "?")))
+        # Ids and statuses were made safe where they entered (the client).
+        table.add_row(Text(task_id), Text(status or "?"))
     more = len(event.pending) - limit
     if more > 0:
         table.caption = f"and {more} more"
@@ -85,8 +84,8 @@ class LiveView:
 
 
 def plain_line(event: ProgressEvent) -> None:
-    """Write one progress line on stderr (for logs and pipes), escape codes made visible."""
-    click.echo(one_line(event.line()), err=True)
+    """Write one progress line on stderr (for logs and pipes)."""
+    click.echo(event.line(), err=True)
 
 
 @contextmanager

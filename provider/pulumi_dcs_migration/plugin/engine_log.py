@@ -15,8 +15,6 @@ import threading
 import grpc
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
 
-from ..redact import visible
-
 SEVERITY = {
     "info": engine_pb2.INFO,
     "warning": engine_pb2.WARNING,
@@ -47,12 +45,11 @@ class EngineLog:
         self._send("warning", urn, message)
 
     def _send(self, severity: str, urn: str, message: str, *, ephemeral: bool = False) -> None:
-        text = visible(message) if "\n" not in message else message
         if self._stub is None:
-            print(f"{severity}: {text}", file=sys.stderr, flush=True)
+            print(f"{severity}: {message}", file=sys.stderr, flush=True)
             return
         request = engine_pb2.LogRequest(
-            severity=SEVERITY[severity], message=text, urn=urn, ephemeral=ephemeral
+            severity=SEVERITY[severity], message=message, urn=urn, ephemeral=ephemeral
         )
         try:
             with self._lock:

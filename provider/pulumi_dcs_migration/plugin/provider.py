@@ -20,26 +20,16 @@ from pulumi.provider.experimental import provider as p
 
 from .. import lifecycle
 from ..engine import ProgressEvent, StopReport, TaskOutcome
-from ..errors import ConfigurationError, OperationFailed, Problem
+from ..errors import ConfigurationError, OperationFailed
 from ..lifecycle import UNKNOWN, camel
-from ..operations import Operations, Voice
-from ..settings import Layer, parse_bool, requests_per_second
+from ..operations import Operations, Reporter
+from ..settings import Layer, parse_bool, requests_per_second, where_to_set
 from .engine_log import EngineLog
 from .schema import CONFIG, CONFIG_NAMES, PACKAGE, RESOURCE_TOKEN, schema_json
 from .values import from_wire, snake_of, to_wire
 
 SUMMARY_LINES = 50
 """Per-task lines in the final summary message; more are counted, not listed."""
-
-ADVICE: dict[Problem, str] = {
-    Problem.CREDENTIALS: (
-        "check the access key and secret key (HW_ACCESS_KEY / HW_SECRET_KEY, or the provider's "
-        f"secret config {PACKAGE}:accessKey / {PACKAGE}:secretKey) and that this machine's clock "
-        "is within 15 minutes of UTC"
-    ),
-    Problem.ENDPOINT: f"the endpoint or region is wrong ({PACKAGE}:endpoint / {PACKAGE}:region)",
-}
-STOP_ADVICE = lifecycle.pulumi_advice("customTimeouts (create, update) or timeoutSeconds", camel)
 
 
 def _config_spelling(setting: str) -> str | None:
@@ -48,16 +38,15 @@ def _config_spelling(setting: str) -> str | None:
 
 def status_line(event: ProgressEvent) -> str:
     """``stopping: 3/5 TERMINATED, waiting for 2 (TERMINATING)``: the resource row's status."""
+    own = f", {event.finished} finished on its own" if event.finished else ""
+    done = f"stopping: {event.terminated}/{event.total} TERMINATED{own}"
     if not event.pending:
-        return f"stopping: {event.stopped}/{event.total} TERMINATED"
+        return done
     counts = collections.Counter(status or "?" for _, status in event.pending)
     statuses = ", ".join(
         f"{n} {status}" if len(counts) > 1 else status for status, n in sorted(counts.items())
     )
-    return (
-        f"stopping: {event.stopped}/{event.total} TERMINATED, waiting for "
-        f"{len(event.pending)} ({statuses})"
-    )
+    return f"{done}, waiting for {len(event.pending)} ({statuses})"
 
 
 def summary(outcomes: Sequence[TaskOutcome]) -> str:
@@ -79,15 +68,14 @@ class MigrationTasksProvider(p.Provider):
         self.cancelled = threading.Event()
         self.ops = Operations(Layer({}, _config_spelling, "provider config"))
 
-    def voice(self, urn: str) -> Voice:
+    def reporter(self, urn: str) -> Reporter:
         """Messages on the resource's row (``urn``); progress as its ephemeral status line."""
-        return Voice(
-            spell=camel,
+        return Reporter(
+            spelling=lifecycle.PLUGIN,
+            where=lambda setting: where_to_set(setting, self.ops.config),
             say=lambda message: self.log.info(urn, message),
             warn=lambda message: self.log.warning(urn, message),
             progress=lambda event: self.log.status(urn, status_line(event)),
-            advice=ADVICE,
-            stop_advice=STOP_ADVICE,
         )
 
     # --- schema and provider config -----------------------------------------------------------
@@ -146,7 +134,7 @@ class MigrationTasksProvider(p.Provider):
         """Validate and complete the inputs; with credentials, look every task up."""
         given = from_wire(request.new_inputs)
         inputs, failures = await asyncio.to_thread(
-            self.ops.check, given.values, self.voice(request.urn)
+            self.ops.check, given.values, self.reporter(request.urn)
         )
         return p.CheckResponse(
             inputs=to_wire(inputs, given.secret),
@@ -195,7 +183,7 @@ class MigrationTasksProvider(p.Provider):
         self, urn: str, inputs: Mapping[str, Any], ids: Sequence[str], custom_timeout: float
     ) -> StopReport:
         report = self.ops.stop(
-            inputs, ids, self.voice(urn), timeout=custom_timeout or None, cancel=self.cancelled
+            inputs, ids, self.reporter(urn), timeout=custom_timeout or None, cancel=self.cancelled
         )
         self.log.info(urn, summary(report.outcomes))
         return report
@@ -212,7 +200,7 @@ class MigrationTasksProvider(p.Provider):
     def _refresh(
         self, request: p.ReadRequest, state: Mapping[str, Any], secret: frozenset[str]
     ) -> p.ReadResponse:
-        refreshed = self.ops.refresh(state, self.voice(request.urn))
+        refreshed = self.ops.refresh(state, self.reporter(request.urn))
         inputs = from_wire(request.inputs).values or lifecycle.inputs_of(state)
         return p.ReadResponse(
             request.resource_id,
@@ -232,7 +220,9 @@ class MigrationTasksProvider(p.Provider):
                 "environment."
             )
         inputs = checked.inputs
-        looks: list[TaskOutcome] = self.ops.look(inputs, checked.task_ids, self.voice(request.urn))
+        looks: list[TaskOutcome] = self.ops.read(
+            inputs, checked.task_ids, self.reporter(request.urn)
+        )
         missing = lifecycle.missing_tasks(looks, inputs["project_id"], camel)
         if missing:
             raise OperationFailed("cannot import: " + "; ".join(f.message for f in missing))
@@ -244,7 +234,7 @@ class MigrationTasksProvider(p.Provider):
     async def delete(self, request: p.DeleteRequest) -> None:
         """Leave the tasks stopped; delete their records only if ``deleteRecordsOnDestroy``."""
         state = from_wire(request.properties).values
-        await asyncio.to_thread(self.ops.delete, state, self.voice(request.urn))
+        await asyncio.to_thread(self.ops.delete, state, self.reporter(request.urn))
 
 
 def detailed_diff(
