@@ -72,9 +72,11 @@ from .transport import DeadlineTransport, environment_proxy
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _log = logging.getLogger("pulumi_dcs_migration")
 INSECURE_WARNING = (
-    "WARNING: TLS certificate verification is OFF for %s: anyone on the network path can read "
-    "and change these requests. Use a CA bundle (HW_DCS_CA_BUNDLE) instead."
+    "WARNING: TLS certificate verification is OFF for %s: certificates are NOT verified, so "
+    "anyone on the network path can read and change these requests. Use a CA bundle "
+    "(HW_DCS_CA_BUNDLE, --ca-bundle, caBundle) instead."
 )
+"""The one warning about ``verify=False``, logged once per client (front ends show it)."""
 
 CLOCK_SKEW_WARNING = (
     MAX_CLOCK_SKEW.total_seconds() / 3

@@ -198,6 +198,11 @@ INPUTS: tuple[Property, ...] = tuple(
     for f in fields(MigrationTasksStoppedArgs)
 )
 """Every input: name, schema type, documentation, default, whether it replaces."""
+
+MigrationTasksStoppedArgs.__doc__ = (
+    f"{MigrationTasksStoppedArgs.__doc__}\n    Attributes:\n"
+    + "".join(f"        {p.name}: {p.doc}\n" for p in INPUTS)
+)
 INPUT_NAMES: tuple[str, ...] = tuple(p.name for p in INPUTS)
 REPLACE_NAMES: tuple[str, ...] = tuple(p.name for p in INPUTS if p.replaces)
 OPTION_NAMES: tuple[str, ...] = (

@@ -212,7 +212,7 @@ class BackupFiles(WireModel):
 
 
 class MigrationTask(WireModel):
-    """Response of the details call and of the single stop call."""
+    """Response of the details call."""
 
     task_id: str
     task_name: LenientStr = None

@@ -422,6 +422,13 @@ _SHARED: dict[tuple[str, str, float], RateLimiter] = {}
 _SHARED_LOCK = threading.Lock()
 
 
+SHARED_ADAPTATION = Adaptation(burst=0.2, target_share=0.01)
+"""The limiter every client made from settings uses: a bucket of a fifth of a second (two
+requests at the default ceiling), because several processes often start together (eight
+operators' stops, a fleet's stacks) against a gateway whose quota nobody knows; a second's
+worth of requests at once is what made a start's 429s (bench/policy.py)."""
+
+
 def shared_limiter(
     endpoint: str,
     project_id: str,
@@ -437,7 +444,8 @@ def shared_limiter(
     with _SHARED_LOCK:
         limiter = _SHARED.get(key)
         if limiter is None:
-            limiter = _SHARED[key] = RateLimiter(ceiling, store=_store_for(key, directory))
+            store = _store_for(key, directory)
+            limiter = _SHARED[key] = RateLimiter(ceiling, SHARED_ADAPTATION, store=store)
         return limiter
 
 

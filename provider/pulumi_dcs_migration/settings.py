@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth import AkSkAuth, TokenAuth
@@ -84,7 +84,8 @@ class EnvironmentSettings(BaseSettings):
     )
     endpoint: str | None = Field(None, validation_alias=AliasChoices("HW_DCS_ENDPOINT"))
     ca_bundle: str | None = Field(None, validation_alias=AliasChoices("HW_DCS_CA_BUNDLE"))
-    insecure_skip_verify: bool | None = Field(
+    # Text, parsed by parse_bool like every other source's value (one parser, one message).
+    insecure_skip_verify: str | None = Field(
         None, validation_alias=AliasChoices("HW_DCS_INSECURE_SKIP_VERIFY")
     )
     # Text, checked by resolve() like every other source's value (one message for all of them).
@@ -130,16 +131,7 @@ def explicit(**values: Any) -> Layer:
 
 
 def _environment_layer() -> Layer:
-    try:
-        env = EnvironmentSettings()
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        name = str(error.get("loc", ("?",))[0])
-        variable = env_names(name) if name in SETTING_NAMES else name
-        raise ConfigurationError(
-            f"{variable} must be true or false, not {str(error.get('input'))[:40]!r}",
-            setting=name,
-        ) from None
+    env = EnvironmentSettings()
     values: dict[str, Any] = {}
     for name in SETTING_NAMES:
         value = getattr(env, name)

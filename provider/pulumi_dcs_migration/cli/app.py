@@ -237,15 +237,6 @@ class GlobalOptions:
         """A client from these options and the environment (credentials: environment only)."""
         settings = resolve(self.layer)
         self.secrets[:] = settings.credentials.secrets()
-        if settings.verify is False:
-            click.secho(
-                "WARNING: TLS certificates are NOT verified (--insecure or "
-                "HW_DCS_INSECURE_SKIP_VERIFY). Anyone on the network path can read these requests "
-                "and forge the answers. Use --ca-bundle instead.",
-                err=True,
-                fg="red",
-                bold=True,
-            )
         location = settings.location
         if location is not None and location.ignored_region is not None:
             click.echo(

@@ -76,14 +76,14 @@ class FakeClock:
         self.t += seconds
 
 
-def make_budget(
+def make_limiter(
     clock: FakeClock, ceiling: float = 10.0, store: Any = None, **adaptation: Any
 ) -> RateLimiter:
     return RateLimiter(ceiling, Adaptation(**adaptation), store=store or MemoryStore(), clock=clock)
 
 
-def take(budget: RateLimiter, priority: Priority = Priority.READ) -> Grant:
-    grant = budget.acquire(priority)
+def take(limiter: RateLimiter, priority: Priority = Priority.READ) -> Grant:
+    grant = limiter.acquire(priority)
     assert grant is not None
     return grant
 
@@ -93,129 +93,129 @@ def take(budget: RateLimiter, priority: Priority = Priority.READ) -> Grant:
 
 def test_a_burst_of_one_second_then_the_ceiling() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=4.0)
-    times = [take(budget).at - 1000.0 for _ in range(8)]
+    limiter = make_limiter(clock, ceiling=4.0)
+    times = [take(limiter).at - 1000.0 for _ in range(8)]
     assert times == [0.0, 0.0, 0.0, 0.0, 0.25, 0.5, 0.75, 1.0]
-    assert budget.stats()["granted"] == 8
+    assert limiter.stats()["granted"] == 8
 
 
 def test_a_turn_after_the_deadline_is_refused_without_waiting() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=1.0)
-    take(budget)  # the one token
-    assert budget.acquire(within=0.5) is None
+    limiter = make_limiter(clock, ceiling=1.0)
+    take(limiter)  # the one token
+    assert limiter.acquire(within=0.5) is None
     assert clock.t == 1000.0  # nothing was waited for
-    assert take(budget).at == 1001.0  # and the refused turn left no trace
+    assert take(limiter).at == 1001.0  # and the refused turn left no trace
 
 
 def test_limited_is_said_only_of_requests_that_waited() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=2.0)
-    assert [take(budget).waited for _ in range(4)] == [False, False, True, True]
+    limiter = make_limiter(clock, ceiling=2.0)
+    assert [take(limiter).waited for _ in range(4)] == [False, False, True, True]
 
 
 # --- AIMD -----------------------------------------------------------------------------------
 
 
-def send(budget: RateLimiter, count: int) -> list[Grant]:
+def send(limiter: RateLimiter, count: int) -> list[Grant]:
     """``count`` requests that succeed, one after the other."""
     grants = []
     for _ in range(count):
-        grant = take(budget)
-        budget.succeeded(grant)
+        grant = take(limiter)
+        limiter.succeeded(grant)
         grants.append(grant)
     return grants
 
 
 def test_a_429_halves_the_rate_actually_sent_and_holds_every_request() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=10.0)
-    grants = send(budget, 30)  # 10 at once, then 10/s: 20 in the last 2 s (the window)
-    budget.throttled(grants[-1], retry_after=3.0)
-    assert budget.rate == pytest.approx(5.0)  # half of the 10/s sent
-    assert budget.paused_for == pytest.approx(3.0)
+    limiter = make_limiter(clock, ceiling=10.0)
+    grants = send(limiter, 30)  # 10 at once, then 10/s: 20 in the last 2 s (the window)
+    limiter.throttled(grants[-1], retry_after=3.0)
+    assert limiter.rate == pytest.approx(5.0)  # half of the 10/s sent
+    assert limiter.paused_for == pytest.approx(3.0)
     throttled_at = clock.t
-    assert take(budget, Priority.WRITE).at == pytest.approx(throttled_at + 3.0)
+    assert take(limiter, Priority.WRITE).at == pytest.approx(throttled_at + 3.0)
 
 
 def test_the_cut_is_from_what_was_sent_not_from_an_unused_ceiling() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=10.0)
+    limiter = make_limiter(clock, ceiling=10.0)
     grants = []
     for _ in range(5):  # one request a second: 1/s sent
         clock.advance(1.0)
-        grants += send(budget, 1)
-    budget.throttled(grants[-1], retry_after=None)
-    assert budget.rate == pytest.approx(0.5)
+        grants += send(limiter, 1)
+    limiter.throttled(grants[-1], retry_after=None)
+    assert limiter.rate == pytest.approx(0.5)
 
 
 def test_a_high_rate_is_measured_from_the_last_grants() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=500.0)
-    grants = send(budget, 1500)  # 500 at once, then 500/s: more grants than are kept
-    budget.throttled(grants[-1], None)
-    assert budget.stats()["peak"] == pytest.approx(500.0)
-    assert budget.rate == pytest.approx(250.0)
+    limiter = make_limiter(clock, ceiling=500.0)
+    grants = send(limiter, 1500)  # 500 at once, then 500/s: more grants than are kept
+    limiter.throttled(grants[-1], None)
+    assert limiter.stats()["peak"] == pytest.approx(500.0)
+    assert limiter.rate == pytest.approx(250.0)
 
 
 def test_429s_to_requests_sent_before_a_cut_do_not_cut_again() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=10.0)
-    in_flight = send(budget, 20)[-4:]  # say these four were in flight together
-    budget.throttled(in_flight[0], None)
-    after_first = budget.rate
+    limiter = make_limiter(clock, ceiling=10.0)
+    in_flight = send(limiter, 20)[-4:]  # say these four were in flight together
+    limiter.throttled(in_flight[0], None)
+    after_first = limiter.rate
     for grant in in_flight[1:]:
-        budget.throttled(grant, None)
-    assert budget.rate == after_first
-    assert budget.stats()["cuts"] == 1 and budget.stats()["throttles"] == 4
-    budget.throttled(take(budget), None)  # sent after the cut: news
-    assert budget.rate < after_first and budget.stats()["cuts"] == 2
+        limiter.throttled(grant, None)
+    assert limiter.rate == after_first
+    assert limiter.stats()["cuts"] == 1 and limiter.stats()["throttles"] == 4
+    limiter.throttled(take(limiter), None)  # sent after the cut: news
+    assert limiter.rate < after_first and limiter.stats()["cuts"] == 2
 
 
 def test_the_rate_never_falls_under_the_floor() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=10.0, floor=0.5)
+    limiter = make_limiter(clock, ceiling=10.0, floor=0.5)
     for _ in range(20):
-        budget.throttled(take(budget), None)
-    assert budget.rate == 0.5
+        limiter.throttled(take(limiter), None)
+    assert limiter.rate == 0.5
 
 
 def test_the_rate_grows_back_additively_only_while_demand_exceeds_it() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=10.0)
-    budget.throttled(send(budget, 30)[-1], None)  # at 10/s
-    assert budget.rate == pytest.approx(5.0)
+    limiter = make_limiter(clock, ceiling=10.0)
+    limiter.throttled(send(limiter, 30)[-1], None)  # at 10/s
+    assert limiter.rate == pytest.approx(5.0)
     increase = Adaptation().increase(peak=10.0, ceiling=10.0)
     assert increase == pytest.approx(0.02 * 0.75 / 2 * 100)  # 0.75/s per second
     started = clock.t
-    send(budget, 20)  # back to back: every one waits for its turn
+    send(limiter, 20)  # back to back: every one waits for its turn
     held_back = clock.t - started
-    assert budget.rate == pytest.approx(5.0 + increase * held_back, rel=0.05)
-    rate = budget.rate
-    for _ in range(5):  # one request every 2 s: the budget is not the limit
+    assert limiter.rate == pytest.approx(5.0 + increase * held_back, rel=0.05)
+    rate = limiter.rate
+    for _ in range(5):  # one request every 2 s: the limiter is not the limit
         clock.advance(2.0)
-        grant = take(budget)
+        grant = take(limiter)
         assert not grant.waited
-        budget.succeeded(grant)
-    assert budget.rate == rate
+        limiter.succeeded(grant)
+    assert limiter.rate == rate
 
 
 def test_the_rate_stays_under_the_ceiling() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=3.0, target_share=1.0)
-    send(budget, 50)
-    assert budget.rate == 3.0
+    limiter = make_limiter(clock, ceiling=3.0, target_share=1.0)
+    send(limiter, 50)
+    assert limiter.rate == 3.0
 
 
 def test_what_was_learned_is_forgotten_after_an_idle_spell() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=10.0, idle_reset=30.0)
-    budget.throttled(send(budget, 30)[-1], retry_after=5.0)
+    limiter = make_limiter(clock, ceiling=10.0, idle_reset=30.0)
+    limiter.throttled(send(limiter, 30)[-1], retry_after=5.0)
     clock.advance(29.0)
-    assert budget.rate == pytest.approx(5.0)  # a look at the state counts as use
+    assert limiter.rate == pytest.approx(5.0)  # a look at the state counts as use
     clock.advance(31.0)
-    assert budget.rate == 10.0 and budget.paused_for == 0.0
-    assert [take(budget).at for _ in range(10)] == [clock.t] * 10  # a full bucket again
+    assert limiter.rate == 10.0 and limiter.paused_for == 0.0
+    assert [take(limiter).at for _ in range(10)] == [clock.t] * 10  # a full bucket again
 
 
 class Gateway:
@@ -243,19 +243,19 @@ def test_against_a_steady_quota_429s_stay_near_the_target_share(
 ) -> None:
     """One client sending back to back through a gateway slower than the ceiling."""
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=ceiling)
+    limiter = make_limiter(clock, ceiling=ceiling)
     gateway = Gateway(clock, quota)
     answered = throttled = 0
     started = clock.t
     while answered < 1000:
-        grant = take(budget)
+        grant = take(limiter)
         retry_after = gateway.admit()
         if retry_after is None:
             answered += 1
-            budget.succeeded(grant)
+            limiter.succeeded(grant)
         else:
             throttled += 1
-            budget.throttled(grant, retry_after)
+            limiter.throttled(grant, retry_after)
     share = throttled / (answered + throttled)
     throughput = answered / (clock.t - started)
     assert share <= 0.05  # the target is 2 %: room for the whole-second Retry-After
@@ -289,12 +289,12 @@ class GateClock(FakeClock):
 
 def test_a_waiting_stop_goes_before_a_waiting_look() -> None:
     clock = GateClock()
-    budget = RateLimiter(1.0, store=MemoryStore(), clock=clock)
-    take(budget)  # the bucket is empty now
+    limiter = RateLimiter(1.0, store=MemoryStore(), clock=clock)
+    take(limiter)  # the bucket is empty now
     order: list[str] = []
 
     def request(name: str, priority: Priority) -> None:
-        take(budget, priority)
+        take(limiter, priority)
         order.append(name)
 
     look = threading.Thread(target=request, args=("look", Priority.READ))
@@ -338,33 +338,33 @@ def test_the_client_sends_stops_as_acts_and_looks_as_looks() -> None:
 # --- elastic polling ----------------------------------------------------------------------------
 
 
-def test_pace_defers_a_look_the_budget_cannot_serve_and_counts_it_as_demand() -> None:
+def test_pace_defers_a_poll_the_limiter_cannot_serve_and_counts_it_as_demand() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=2.0)
-    assert budget.pace(2, 0.1) == 0.1  # two tokens there
-    take(budget)
-    take(budget)
-    assert budget.pace(2, 0.1) == pytest.approx(1.0)  # two tokens at 2/s
-    assert budget.pace(2, 5.0) == 5.0  # a longer interval is kept
+    limiter = make_limiter(clock, ceiling=2.0)
+    assert limiter.pace(2, 0.1) == 0.1  # two tokens there
+    take(limiter)
+    take(limiter)
+    assert limiter.pace(2, 0.1) == pytest.approx(1.0)  # two tokens at 2/s
+    assert limiter.pace(2, 5.0) == 5.0  # a longer interval is kept
     clock.advance(1.0)
-    assert all(take(budget).waited for _ in range(2))  # the deferred look was held back
+    assert all(take(limiter).waited for _ in range(2))  # the deferred look was held back
     clock.advance(1.0)
-    assert not take(budget).waited  # and only that look
+    assert not take(limiter).waited  # and only that look
 
 
 def test_pace_waits_out_a_retry_after() -> None:
     clock = FakeClock()
-    budget = make_budget(clock, ceiling=10.0)
-    budget.throttled(take(budget), retry_after=4.0)
-    assert budget.pace(1, 0.1) == pytest.approx(4.0)
+    limiter = make_limiter(clock, ceiling=10.0)
+    limiter.throttled(take(limiter), retry_after=4.0)
+    assert limiter.pace(1, 0.1) == pytest.approx(4.0)
 
 
-class BudgetedFake:
-    """The engine's three calls over a fake project, every call through a budget. ``queued``
+class LimitedFake:
+    """The engine's three calls over a fake project, every call through a limiter. ``queued``
     is how long each look waited for its turn (a stale look, had it been a real one)."""
 
-    def __init__(self, budget: RateLimiter, clock: FakeClock, ids: Sequence[str]) -> None:
-        self.budget, self.clock = budget, clock
+    def __init__(self, limiter: RateLimiter, clock: FakeClock, ids: Sequence[str]) -> None:
+        self.limiter, self.clock = limiter, clock
         self.status = dict.fromkeys(ids, "RUNNING")
         self.stopped_at: dict[str, float] = {}
         self.looks: list[float] = []
@@ -372,9 +372,9 @@ class BudgetedFake:
 
     def _turn(self, priority: Priority) -> None:
         asked = self.clock.t
-        grant = self.budget.acquire(priority)
+        grant = self.limiter.acquire(priority)
         assert grant is not None
-        self.budget.succeeded(grant)
+        self.limiter.succeeded(grant)
         if priority is Priority.READ:
             self.queued.append(grant.at - asked)
         for tid, at in self.stopped_at.items():
@@ -413,21 +413,21 @@ class BudgetedFake:
         return interval  # blind to the rate limit: polls are queued behind it
 
 
-class PacedFake(BudgetedFake):
+class PacedFake(LimitedFake):
     """The same, telling the engine when the limiter could serve a poll (as DcsClient does)."""
 
     def pace(self, requests: int, interval: float) -> float:
-        return self.budget.pace(requests, interval)
+        return self.limiter.pace(requests, interval)
 
 
-@pytest.mark.parametrize("fake", [BudgetedFake, PacedFake])
+@pytest.mark.parametrize("fake", [LimitedFake, PacedFake])
 def test_the_engine_looks_less_often_instead_of_queueing_looks(
-    fake: type[BudgetedFake],
+    fake: type[LimitedFake],
 ) -> None:
     ids = [f"{i:08x}-2889-4b8e-99db-19c073425ec2" for i in range(5)]
     options = StopOptions(timeout=120, concurrency=1, poll_jitter=0.0)
     clock = FakeClock()
-    api = fake(make_budget(clock, ceiling=0.5), clock, ids)
+    api = fake(make_limiter(clock, ceiling=0.5), clock, ids)
     report = StopEngine(api, options, clock=clock).run(ids)
     assert {o.outcome for o in report.outcomes} == {Outcome.STOPPED}
     gaps = [b - a for a, b in zip(api.looks, api.looks[1:], strict=False)]
@@ -443,9 +443,9 @@ def test_the_engine_looks_less_often_instead_of_queueing_looks(
 
 def test_two_processes_on_one_file_share_one_bucket(tmp_path: Path) -> None:
     clock = FakeClock()
-    path = tmp_path / "budget.json"
-    first = make_budget(clock, ceiling=4.0, store=FileStore(path))
-    second = make_budget(clock, ceiling=4.0, store=FileStore(path))
+    path = tmp_path / "limiter.json"
+    first = make_limiter(clock, ceiling=4.0, store=FileStore(path))
+    second = make_limiter(clock, ceiling=4.0, store=FileStore(path))
     times = [take(first if i % 2 else second).at - 1000.0 for i in range(8)]
     assert times == [0.0, 0.0, 0.0, 0.0, 0.25, 0.5, 0.75, 1.0]  # 4/s between the two of them
     second.throttled(take(first), retry_after=2.0)  # one of them meets a 429...
@@ -454,24 +454,24 @@ def test_two_processes_on_one_file_share_one_bucket(tmp_path: Path) -> None:
 
 def test_an_unreadable_state_file_starts_afresh(tmp_path: Path) -> None:
     clock = FakeClock()
-    path = tmp_path / "budget.json"
+    path = tmp_path / "limiter.json"
     for junk in (b"", b"{not json", b'{"rate": "x"}', json.dumps({"rate": -1}).encode()):
         path.write_bytes(junk)
-        budget = make_budget(clock, ceiling=4.0, store=FileStore(path))
-        assert budget.rate == 4.0
+        limiter = make_limiter(clock, ceiling=4.0, store=FileStore(path))
+        assert limiter.rate == 4.0
         assert json.loads(path.read_text())["rate"] == 4.0
 
 
-def test_a_state_file_that_goes_away_leaves_the_budget_in_memory(tmp_path: Path) -> None:
+def test_a_state_file_that_goes_away_leaves_the_limiter_in_memory(tmp_path: Path) -> None:
     clock = FakeClock()
     folder = tmp_path / "shared"
     folder.mkdir()
-    budget = make_budget(clock, ceiling=4.0, store=FileStore(folder / "budget.json"))
-    take(budget)
-    (folder / "budget.json").unlink()
+    limiter = make_limiter(clock, ceiling=4.0, store=FileStore(folder / "limiter.json"))
+    take(limiter)
+    (folder / "limiter.json").unlink()
     folder.rmdir()  # a tmp cleaner, say
-    assert take(budget).at == clock.t  # no error: the rest of the run paces alone
-    assert isinstance(budget.store, MemoryStore)
+    assert take(limiter).at == clock.t  # no error: the rest of the run paces alone
+    assert isinstance(limiter.store, MemoryStore)
 
 
 def test_the_state_directory_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -483,7 +483,7 @@ def test_the_state_directory_is_private(tmp_path: Path, monkeypatch: pytest.Monk
     assert state_directory() is None
 
 
-def test_one_budget_per_endpoint_project_and_ceiling(tmp_path: Path) -> None:
+def test_one_limiter_per_endpoint_project_and_ceiling(tmp_path: Path) -> None:
     a = shared_limiter("https://x.example", PID, 7.0, directory=tmp_path)
     assert shared_limiter("https://x.example/", PID, 7.0, directory=tmp_path) is a
     assert shared_limiter("https://x.example", PID, 8.0, directory=tmp_path) is not a
@@ -506,8 +506,8 @@ def test_state_files_unused_for_a_day_are_removed(tmp_path: Path) -> None:
 
 def test_no_usable_directory_keeps_the_state_in_memory(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    budget = shared_limiter("https://z.example", PID, 9.0, directory=missing)
-    assert isinstance(budget.store, MemoryStore)
+    limiter = shared_limiter("https://z.example", PID, 9.0, directory=missing)
+    assert isinstance(limiter.store, MemoryStore)
 
 
 # --- settings: stack config, provider config, environment, CLI option ----------------------------
@@ -624,7 +624,7 @@ def test_a_429_storm_past_the_deadline_says_why() -> None:
     )  # held for everyone
 
 
-def test_without_a_budget_a_client_is_not_paced() -> None:
+def test_without_a_limiter_a_client_is_not_paced() -> None:
     client = make_client(storm(0))
     assert client.policy.limiter is None and client.pace(50, 0.1) == 0.1
 

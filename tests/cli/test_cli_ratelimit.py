@@ -1,4 +1,4 @@
-"""``--max-rps`` and ``HW_DCS_MAX_REQUESTS_PER_SECOND``: the request budget from the command line.
+"""``--max-rps`` and ``HW_DCS_MAX_REQUESTS_PER_SECOND``: the request limiter from the command line.
 
 The console script runs against an in-process simulator that throttles like the API gateway
 (a token bucket per project, 429 ``APIGW.0308`` with ``Retry-After``). Only outcomes are

@@ -48,11 +48,11 @@ def test_a_client_adapts_to_the_gateway_and_honours_retry_after(
     virtual_clock: VirtualClock,
 ) -> None:
     sim = simulator_factory(clock=virtual_clock, throttle_rate=5.0)  # gateway: 5/s, burst 5
-    budget = virtual_limiter(virtual_clock, ceiling=20.0)  # the ceiling is too high for it
+    limiter = virtual_limiter(virtual_clock, ceiling=20.0)  # the ceiling is too high for it
     transport = Recording()
     started = virtual_clock.now()
     with client_for(
-        sim, limiter=budget, transport=transport, retry=PATIENT, clock=virtual_clock
+        sim, limiter=limiter, transport=transport, retry=PATIENT, clock=virtual_clock
     ) as client:
         for _ in range(400):
             client.list_tasks(limit=1)
@@ -61,7 +61,7 @@ def test_a_client_adapts_to_the_gateway_and_honours_retry_after(
     assert sim.admin.counters()["throttled"] == throttled > 0  # it did meet the gateway
     assert throttled / len(transport.statuses) <= 0.05
     assert 400 / elapsed >= 0.75 * 5.0  # and used most of what the gateway allows
-    assert 2.0 <= budget.rate <= 8.0  # adapted to the gateway, well under its ceiling
+    assert 2.0 <= limiter.rate <= 8.0  # adapted to the gateway, well under its ceiling
     # Every 429 was waited out (Retry-After) before the next request: never two in a row.
     pairs = zip(transport.statuses, transport.statuses[1:], strict=False)
     assert all(not (a == b == 429) for a, b in pairs)
@@ -74,14 +74,14 @@ def test_a_429_storm_is_waited_out_while_the_run_has_time(
     ids = sim.admin.create_tasks(30)
     # 20 429s in a row: more than the 6 attempts a call has for any other failure.
     sim.admin.set_faults(seed=1, throttle={"count": 20, "retry_after": 0})
-    budget = virtual_limiter(virtual_clock, ceiling=10.0)
+    limiter = virtual_limiter(virtual_clock, ceiling=10.0)
     options = StopOptions(timeout=600, concurrency=1)
-    with client_for(sim, limiter=budget, retry=FAST_RETRY, clock=virtual_clock) as client:
+    with client_for(sim, limiter=limiter, retry=FAST_RETRY, clock=virtual_clock) as client:
         # The engine bounds the client's calls by the run's deadline.
         report = StopEngine(client, options, clock=virtual_clock).run(ids)
     assert [o.outcome for o in report.outcomes] == [Outcome.STOPPED] * 30
     assert sim.admin.counters()["fault"] == 20
-    assert budget.stats()["throttles"] == 20 and budget.rate < 10.0
+    assert limiter.stats()["throttles"] == 20 and limiter.rate < 10.0
 
 
 def test_without_a_deadline_a_storm_still_ends_after_the_attempts(
@@ -89,9 +89,9 @@ def test_without_a_deadline_a_storm_still_ends_after_the_attempts(
 ) -> None:
     sim = simulator_factory(clock=virtual_clock)
     sim.admin.set_faults(seed=1, throttle={"count": 20, "retry_after": 0})
-    budget = virtual_limiter(virtual_clock, ceiling=10.0)
+    limiter = virtual_limiter(virtual_clock, ceiling=10.0)
     with (
-        client_for(sim, limiter=budget, retry=FAST_RETRY, clock=virtual_clock) as client,
+        client_for(sim, limiter=limiter, retry=FAST_RETRY, clock=virtual_clock) as client,
         pytest.raises(ThrottledError),
     ):
         client.list_tasks()
@@ -107,11 +107,11 @@ def test_the_engine_polls_within_the_gateway(
         clock=virtual_clock, throttle_rate=1.0, stop_delay=20.0, stop_jitter=0.5
     )
     ids = sim.admin.create_tasks(120)
-    budget = virtual_limiter(virtual_clock, ceiling=10.0)
+    limiter = virtual_limiter(virtual_clock, ceiling=10.0)
     transport = Recording()
     options = StopOptions(timeout=600, concurrency=1)
     with client_for(
-        sim, limiter=budget, transport=transport, retry=PATIENT, clock=virtual_clock
+        sim, limiter=limiter, transport=transport, retry=PATIENT, clock=virtual_clock
     ) as client:
         report = StopEngine(client, options, clock=virtual_clock).run(ids)
     assert {o.outcome for o in report.outcomes} == {Outcome.STOPPED}
@@ -120,5 +120,5 @@ def test_the_engine_polls_within_the_gateway(
     assert transport.statuses.count(429) <= 5
     assert 429 not in transport.statuses[len(transport.statuses) // 2 :]
     # 3 stop chunks and the looks (one page each) over ~30 s at 1/s: the polling stretched to
-    # the budget (at the engine's own pace it would look every 0.1-1 s).
+    # the limiter (at the engine's own pace it would look every 0.1-1 s).
     assert len(transport.statuses) <= 60
