@@ -205,12 +205,8 @@ MigrationTasksStoppedArgs.__doc__ = (
 )
 INPUT_NAMES: tuple[str, ...] = tuple(p.name for p in INPUTS)
 REPLACE_NAMES: tuple[str, ...] = tuple(p.name for p in INPUTS if p.replaces)
-OPTION_NAMES: tuple[str, ...] = (
-    "timeout_seconds",
-    "on_finished",
-    "delete_records_on_destroy",
-    "max_offset",
-    "sync_timeout_seconds",
+OPTION_NAMES: tuple[str, ...] = tuple(
+    p.name for p in INPUTS if not p.replaces and p.name != "task_ids"
 )
 
 TASK_FIELDS: tuple[Property, ...] = (

@@ -177,11 +177,11 @@ class DeadlineTransport(httpx.BaseTransport):
             "keepalive_expiry": limits.keepalive_expiry,
             "network_backend": _DeadlineBackend(),
         }
-        self._pool: httpcore.ConnectionPool
+        self.connections: httpcore.ConnectionPool
         if proxy is None:
-            self._pool = httpcore.ConnectionPool(**pool)
+            self.connections = httpcore.ConnectionPool(**pool)
         else:
-            self._pool = httpcore.HTTPProxy(
+            self.connections = httpcore.HTTPProxy(
                 proxy_url=str(proxy.url), proxy_auth=proxy.raw_auth, **pool
             )
 
@@ -210,7 +210,7 @@ class DeadlineTransport(httpx.BaseTransport):
             extensions=request.extensions,
         )
         with _as_httpx_errors():
-            answer = self._pool.handle_request(core)
+            answer = self.connections.handle_request(core)
         assert isinstance(answer.stream, Iterable)
         return httpx.Response(
             status_code=answer.status,
@@ -221,4 +221,4 @@ class DeadlineTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         """Close every pooled connection."""
-        self._pool.close()
+        self.connections.close()

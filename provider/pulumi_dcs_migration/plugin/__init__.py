@@ -18,6 +18,7 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -56,42 +57,26 @@ def purposeful(exc: BaseException) -> OperationFailed | None:
 class Servicer(ProviderServicer):
     """The SDK's servicer, with purposeful errors shown as their message alone."""
 
-    async def _clean(self, name: str, request: Any, context: Any) -> Any:
+
+def _clean(name: str) -> Callable[..., Awaitable[Any]]:
+    """The SDK's public handler ``name``, a purposeful error shown as its message alone."""
+    handle = getattr(ProviderServicer, name)
+
+    async def handler(self: ProviderServicer, request: Any, context: Any) -> Any:
         try:
-            return await getattr(super(), name)(request, context)
+            return await handle(self, request, context)
         except Exception as exc:
             failure = purposeful(exc)
             if failure is None:
                 raise  # a bug: the SDK's message keeps the traceback for the report
             await context.abort(grpc.StatusCode.UNKNOWN, str(failure))
 
-    async def CheckConfig(self, request: Any, context: Any) -> Any:
-        """Validate the provider config."""
-        return await self._clean("CheckConfig", request, context)
+    handler.__name__ = name
+    return handler
 
-    async def Check(self, request: Any, context: Any) -> Any:
-        """Validate a resource's inputs."""
-        return await self._clean("Check", request, context)
 
-    async def Diff(self, request: Any, context: Any) -> Any:
-        """Plan a change."""
-        return await self._clean("Diff", request, context)
-
-    async def Create(self, request: Any, context: Any) -> Any:
-        """Stop the declared tasks."""
-        return await self._clean("Create", request, context)
-
-    async def Update(self, request: Any, context: Any) -> Any:
-        """Stop what the plan says."""
-        return await self._clean("Update", request, context)
-
-    async def Read(self, request: Any, context: Any) -> Any:
-        """Refresh or import."""
-        return await self._clean("Read", request, context)
-
-    async def Delete(self, request: Any, context: Any) -> Any:
-        """Destroy."""
-        return await self._clean("Delete", request, context)
+for _name in ("CheckConfig", "Check", "Diff", "Create", "Update", "Read", "Delete"):
+    setattr(Servicer, _name, _clean(_name))
 
 
 def watch_parent(interval: float = WATCH_INTERVAL) -> threading.Thread:
