@@ -131,10 +131,11 @@ POLL_GRACE = 1.0
 """Seconds past the run's deadline the client's calls may take: the last poll, sent at the
 deadline, still gets an answer from a healthy API; a stalled one cannot hold the run longer."""
 
-MAX_REQUEST_RATIO = 1.5
-"""Polling never costs more than this many times the requests of the naive loop that asks for
-each pending task once a second (a poll of one task is then at most every 0.67 s: a stop is
-still noticed within a second, for about the naive loop's requests)."""
+MAX_REQUEST_RATIO = 1.25
+"""After the first poll (quick: a fast stop is seen at once), polling never costs more than this
+many times the requests of the naive loop that asks for each pending task once a second: a
+task alone is polled no more often than every 0.8 s, so a stop is still noticed within a
+second, for about the naive loop's requests."""
 
 
 @dataclass(frozen=True)
@@ -529,7 +530,7 @@ class StopEngine:
 
     def _wait(self, tasks: dict[str, _Task], started: float, deadline: float) -> None:
         reporter = _Reporter(self.on_progress, self.options.progress_interval)
-        poll_started, progressed = started, False
+        poll_started, progressed, polls = started, False, 0
         while True:
             pending = [t for t in tasks.values() if t.outcome is None]
             now = self.clock()
@@ -538,12 +539,13 @@ class StopEngine:
                 return
             # The interval runs from the start of the last look, so a slow look (10 pages of a
             # 10,000-task project) eats into the wait instead of adding to it.
-            wait = self._interval(now - started, progressed, len(pending)) - (now - poll_started)
+            interval = self._interval(now - started, progressed, len(pending), frugal=polls > 0)
+            wait = interval - (now - poll_started)
             wait = min(wait, self._until_in_sync(pending, now))
             self._sleep(min(max(wait, 0.0), deadline - now), reporter, tasks, pending, started)
             if self.cancel.is_set():
                 return
-            poll_started = self.clock()
+            poll_started, polls = self.clock(), polls + 1
             self._poll(tasks, [t.task_id for t in pending])
             if self.clock() >= deadline:
                 self._finish_at_deadline(pending)
@@ -588,14 +590,15 @@ class StopEngine:
             now = self.clock()
             reporter.offer(self._progress(tasks, pending, now - started), now)
 
-    def _interval(self, waited: float, progressed: bool, pending: int) -> float:
-        """Quick at first, then a fraction of the time waited (smaller while tasks finish); never
-        dearer than :data:`MAX_REQUEST_RATIO` naive loops, nor sooner than the rate limit allows."""
+    def _interval(self, waited: float, progressed: bool, pending: int, *, frugal: bool) -> float:
+        """Quick at first, then a fraction of the time waited (smaller while tasks finish); after
+        the first poll never dearer than :data:`MAX_REQUEST_RATIO` naive loops; never sooner than
+        the rate limit allows."""
         o = self.options
         ratio = o.poll_ratio_active if progressed else o.poll_ratio
         cost = self._poll_cost(pending)
-        frugal = cost / (MAX_REQUEST_RATIO * max(pending, 1))
-        base = min(o.poll_ceiling, max(o.poll_floor, ratio * waited, frugal))
+        thrift = cost / (MAX_REQUEST_RATIO * max(pending, 1)) if frugal else 0.0
+        base = min(o.poll_ceiling, max(o.poll_floor, ratio * waited, thrift))
         interval = base * (1 + self.rng.uniform(-o.poll_jitter, o.poll_jitter))
         # The interval runs from the start of the last poll; the rate limit answers from now.
         began = self._poll_began
