@@ -128,4 +128,4 @@ lock:
 	  --no-emit-package pulumi-dcs-migration --no-emit-package dcs-simulator -o $(LOCK)
 
 clean:
-	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache tools/node/node_modules node_modules
+	rm -rf $(VENV) $(COMPAT_VENV) .state .pytest_cache .mypy_cache .ruff_cache tools/node/node_modules node_modules

@@ -29,6 +29,7 @@ from pulumi_dcs_migration.errors import (
     ThrottledError,
 )
 from pulumi_dcs_migration.policy import RetryPolicy
+from pulumi_dcs_migration.ratelimit import MemoryStore, RateLimiter
 from pulumi_dcs_migration.redact import MASK, one_line
 from pulumi_dcs_migration.resource import MigrationTasksStoppedProvider
 from pulumi_dcs_migration.settings import Layer, explicit, positive_seconds, resolve
@@ -241,8 +242,12 @@ def test_a_retry_after_beyond_the_deadline_ends_the_call_at_once(
         with client.deadline(started + 3), pytest.raises(DeadlineExceeded) as info:
             client.list_tasks()
         assert time.monotonic() - started < 3  # no wait at all: 60 s could never fit
-        with pytest.raises(ThrottledError):  # without a deadline: the usual retries, then 429
-            client_for(server.url, retry=RetryPolicy(attempts=2, max_retry_after=0.01)).get_task(A)
+        # Without a deadline: the usual retries, then 429. (A rate limit of its own: the shared
+        # one now holds every request for the 60 s the server asked for.)
+        alone = RateLimiter(store=MemoryStore())
+        with pytest.raises(ThrottledError):
+            quick = RetryPolicy(attempts=2, max_retry_after=0.01)
+            client_for(server.url, retry=quick, limiter=alone).get_task(A)
     assert "retry after 60s" in str(info.value) and len(server.seen) == 3
 
 
