@@ -16,12 +16,13 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from rich.cells import cell_len
 from rich.console import Console
 
 from dcs_simulator import RunningSimulator
 from pulumi_dcs_migration.cli import ExitCode, cli
 from pulumi_dcs_migration.cli.app import error_exit_code, read_ids, status_filter
-from pulumi_dcs_migration.cli.output import flatten
+from pulumi_dcs_migration.cli.output import LONG_TABLE, flatten, print_outcomes
 from pulumi_dcs_migration.cli.progress import (
     LiveView,
     plain_line,
@@ -29,7 +30,7 @@ from pulumi_dcs_migration.cli.progress import (
     render_progress,
 )
 from pulumi_dcs_migration.clock import SYSTEM_CLOCK
-from pulumi_dcs_migration.engine import ProgressEvent
+from pulumi_dcs_migration.engine import Outcome, ProgressEvent, TaskOutcome
 from pulumi_dcs_migration.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -270,3 +271,29 @@ def test_stop_follows_the_pulumi_rules_sync_timeout_below_timeout() -> None:
     result = CliRunner().invoke(cli, [*where, "stop", A, *guard])
     assert result.exit_code == 2
     assert "--sync-timeout (100) must be less than --timeout (50)" in result.stderr
+
+
+def test_a_long_result_prints_as_aligned_columns_one_row_a_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Past LONG_TABLE rows the result is plain columns (rich's layout costs ~0.8 s per 1,000
+    rows); every task is one line, wide characters included, with the same columns."""
+    count = LONG_TABLE + 1
+    outcomes = [
+        TaskOutcome(f"{n:032x}", Outcome.STOPPED, "TERMINATED", "名前" if n % 2 else "name")
+        for n in range(count)
+    ]
+    print_outcomes(outcomes, as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "stop" and lines[1].split() == [
+        "task_id",
+        "name",
+        "status",
+        "outcome",
+        "observed_at",
+        "detail",
+    ]
+    rows = lines[2:-1]
+    assert [r.split()[0] for r in rows] == [o.task_id for o in outcomes]
+    assert len({cell_len(r.split("TERMINATED")[0]) for r in rows}) == 1  # aligned in cells
+    assert lines[-1] == f"{count} task(s)"
