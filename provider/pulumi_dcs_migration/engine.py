@@ -539,7 +539,9 @@ class StopEngine:
                 return
             # The interval runs from the start of the last look, so a slow look (10 pages of a
             # 10,000-task project) eats into the wait instead of adding to it.
-            interval = self._interval(now - started, progressed, len(pending), frugal=polls > 0)
+            interval = self._interval(
+                now - started, progressed, len(pending), len(tasks), frugal=polls > 0
+            )
             wait = interval - (now - poll_started)
             wait = min(wait, self._until_in_sync(pending, now))
             self._sleep(min(max(wait, 0.0), deadline - now), reporter, tasks, pending, started)
@@ -590,14 +592,18 @@ class StopEngine:
             now = self.clock()
             reporter.offer(self._progress(tasks, pending, now - started), now)
 
-    def _interval(self, waited: float, progressed: bool, pending: int, *, frugal: bool) -> float:
+    def _interval(
+        self, waited: float, progressed: bool, pending: int, total: int, *, frugal: bool
+    ) -> float:
         """Quick at first, then a fraction of the time waited (smaller while tasks finish); after
         the first poll never dearer than :data:`MAX_REQUEST_RATIO` naive loops; never sooner than
         the rate limit allows."""
         o = self.options
         ratio = o.poll_ratio_active if progressed else o.poll_ratio
         cost = self._poll_cost(pending)
-        thrift = cost / (MAX_REQUEST_RATIO * max(pending, 1)) if frugal else 0.0
+        # Against the naive loop over the run's tasks: one task left of a thousand is still
+        # polled by the list page that a thousand share, not once a second.
+        thrift = cost / (MAX_REQUEST_RATIO * max(total, 1)) if frugal else 0.0
         base = min(o.poll_ceiling, max(o.poll_floor, ratio * waited, thrift))
         interval = base * (1 + self.rng.uniform(-o.poll_jitter, o.poll_jitter))
         # The interval runs from the start of the last poll; the rate limit answers from now.
