@@ -510,8 +510,14 @@ class DcsClient:
         except ValueError:
             raise DcsProtocolError(operation, "the body is not valid JSON", request_id) from None
         # Walk the strings only when one could need it: a control character or a secret hides
-        # behind a JSON escape, or stands there raw (C1 controls, bidi overrides, a secret).
-        unsafe = "\\" in text or needs_escaping(text) or self._scrub.found_in(text)
+        # behind a JSON escape, or stands there raw. The parser refuses a raw C0 control inside
+        # a string (outside one, only whitespace may stand), so in ASCII text only DEL can.
+        unsafe = (
+            "\\" in text
+            or "\x7f" in text
+            or (not text.isascii() and needs_escaping(text))
+            or self._scrub.found_in(text)
+        )
         del text
         if not unsafe and containers <= MAX_JSON_DEPTH:
             return data  # nothing to make safe, and too few brackets to nest too deep
@@ -597,19 +603,24 @@ class _TooDeep(Exception):
 
 
 def _walk_json(data: Any, clean: Callable[[str], str] | None, max_depth: int) -> Any:
-    """``data`` with its nesting checked (without recursion) and, given ``clean``, every string
-    (values and keys) cleaned in place. Raises :class:`_TooDeep`."""
+    """``data`` with its nesting checked (a level at a time, without recursion) and, given
+    ``clean``, every string (values and keys) cleaned in place. Raises :class:`_TooDeep`."""
     if isinstance(data, str):
         return clean(data) if clean else data
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
+    level, depth = [data], 1
+    while level:
         if depth > max_depth:
             raise _TooDeep
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-        if clean is not None:
-            _clean_container(node, clean)
+        below = []
+        for node in level:
+            # Exact types: json.loads makes plain dicts and lists (and this loop is the hot one
+            # of a 1,000-task list page).
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+            if clean is not None:
+                _clean_container(node, clean)
+        level, depth = below, depth + 1
     return data
 
 

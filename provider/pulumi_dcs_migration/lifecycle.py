@@ -30,7 +30,14 @@ from .redact import shown
 if TYPE_CHECKING:
     import pulumi
 
-from .settings import Layer, Location, parse_bool, positive_seconds, resolve_location
+from .settings import (
+    Layer,
+    Location,
+    checked_number,
+    parse_bool,
+    positive_seconds,
+    resolve_location,
+)
 
 Spell = Callable[[str], str]
 """Writes a canonical (snake_case) property name as a front end's users write it."""
@@ -413,21 +420,18 @@ def _check_guard(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
     bound = inputs.get("max_offset")
     failures = []
     if bound is not None and bound is not UNKNOWN:
-        whole = (
-            isinstance(bound, int | float)
-            and not isinstance(bound, bool)
-            and float(bound).is_integer()
-        )
-        if not whole or bound < 0:
-            failures.append(
-                Failure(
-                    "max_offset",
-                    f"{spell('max_offset')} must be a whole number >= 0 (the lag in bytes at "
-                    f"which a task may be stopped), not {shown(bound)}",
+        try:
+            inputs["max_offset"] = int(
+                checked_number(
+                    bound,
+                    spell("max_offset"),
+                    "a whole number >= 0 (the lag in bytes at which a task may be stopped)",
+                    zero=True,
+                    whole=True,
                 )
             )
-        else:
-            inputs["max_offset"] = int(bound)
+        except ConfigurationError as exc:
+            failures.append(Failure("max_offset", str(exc)))
     sync = inputs.get("sync_timeout_seconds")
     if sync is None and bound is None:
         return failures  # no guard: nothing to fill in (and no change for existing states)

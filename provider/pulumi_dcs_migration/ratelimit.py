@@ -55,16 +55,10 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from .clock import SYSTEM_CLOCK, Clock
+from .settings import DEFAULT_MAX_REQUESTS_PER_SECOND, requests_per_second
 
 _log = logging.getLogger("pulumi_dcs_migration")
 _T = TypeVar("_T")
-
-DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
-"""The ceiling when none is set (see the README: the per-user quota Huawei Cloud publishes for
-its other open APIs is 10 requests per second; DCS publishes none)."""
-
-MAX_REQUESTS_PER_SECOND = 1000.0
-"""The highest ceiling accepted."""
 
 MAX_SENT = 256
 """Grant times kept to measure the rate sent (the state file stays small at any ceiling)."""
@@ -227,7 +221,7 @@ class RateLimiter:
         store: Store | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.ceiling = checked_ceiling(ceiling)
+        self.ceiling = requests_per_second(ceiling, "the ceiling")
         self.adaptation = adaptation or Adaptation()
         self.store: Store = store or MemoryStore()
         self.clock = clock
@@ -279,13 +273,16 @@ class RateLimiter:
         when the limiter could not serve that poll sooner (a pause, a backlog, a low rate).
 
         A longer answer counts as demand beyond the rate: the poll's requests then count as
-        held back, and the rate grows when they succeed.
+        held back, and the rate grows when they succeed. A poll larger than the bucket starts
+        once the bucket is full, its requests then paced one by one: waiting for tokens the
+        bucket cannot hold would only delay it (ten list pages behind a two-token bucket).
         """
         with self._lock:
             backlog = len(self._queue)
 
             def delay(s: State, now: float) -> float:
-                need = max(requests, 1) + backlog - s.tokens
+                first = min(max(requests, 1), max(1.0, s.rate * self.adaptation.burst))
+                need = first + backlog - s.tokens
                 return max(s.paused_until - now, need / s.rate if need > 0 else 0.0)
 
             _, wanted = self._update(delay)
@@ -404,18 +401,6 @@ class RateLimiter:
         return 0.0
 
 
-def checked_ceiling(value: float) -> float:
-    """A ceiling in ``(0, MAX_REQUESTS_PER_SECOND]``; raises :class:`ValueError` otherwise."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 < value <= MAX_REQUESTS_PER_SECOND
-    ):
-        raise ValueError(f"the ceiling must be in (0, {MAX_REQUESTS_PER_SECOND:g}] requests/s")
-    return float(value)
-
-
 # --- one limiter per endpoint, project and ceiling -----------------------------------------------
 
 _SHARED: dict[tuple[str, str, float], RateLimiter] = {}
@@ -439,7 +424,7 @@ def shared_limiter(
     """The limiter of ``endpoint``, ``project_id`` and ``ceiling``: one per process, its state
     shared with this user's other processes on the machine (a file in ``directory``, default
     :func:`state_directory`), or kept in memory when no such directory can be used."""
-    ceiling = checked_ceiling(ceiling)
+    ceiling = requests_per_second(ceiling, "the ceiling")
     key = (endpoint.rstrip("/"), project_id, ceiling)
     with _SHARED_LOCK:
         limiter = _SHARED.get(key)

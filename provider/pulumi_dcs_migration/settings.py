@@ -13,7 +13,7 @@ The environment always comes last:
 4. this project's own: ``HW_DCS_ENDPOINT``, ``HW_DCS_CA_BUNDLE``, ``HW_DCS_INSECURE_SKIP_VERIFY``,
    ``HW_DCS_MAX_REQUESTS_PER_SECOND`` (the ceiling of the rate limit of one project, shared
    by this user's processes on the machine, see :mod:`.ratelimit`; default
-   :data:`~.ratelimit.DEFAULT_MAX_REQUESTS_PER_SECOND`).
+   :data:`DEFAULT_MAX_REQUESTS_PER_SECOND`).
 
 Region and endpoint are one choice: the most specific layer that names either decides; where
 one layer names both, the endpoint wins (and :attr:`Location.ignored_region` says so,
@@ -38,12 +38,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth import AkSkAuth, TokenAuth
 from .errors import ConfigurationError
-from .ratelimit import DEFAULT_MAX_REQUESTS_PER_SECOND, MAX_REQUESTS_PER_SECOND
 from .redact import shown
 
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z0-9]+)*-\d+")
 PROJECT_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
+"""The ceiling when none is set (see the README: the per-user quota Huawei Cloud publishes for
+its other open APIs is 10 requests per second; DCS publishes none)."""
+
+MAX_REQUESTS_PER_SECOND = 1000.0
+"""The highest ceiling accepted."""
 
 SETTING_NAMES = (
     "region",
@@ -328,26 +334,16 @@ def _max_requests_per_second(layers: tuple[Layer, ...]) -> float:
 
 
 def requests_per_second(value: Any, where: str) -> float:
-    """A rate in ``(0, MAX_REQUESTS_PER_SECOND]`` from a number or its text (config values are
-    text); booleans, NaN and infinity are refused, naming ``where``."""
-    number: Any = value
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            number = None
-    if (
-        isinstance(number, bool)
-        or not isinstance(number, int | float)
-        or not math.isfinite(number)
-        or not 0 < number <= MAX_REQUESTS_PER_SECOND
-    ):
-        raise ConfigurationError(
-            f"{where} must be a number of requests per second in (0, "
-            f"{MAX_REQUESTS_PER_SECOND:g}], not {shown(value)}",
-            setting="max_requests_per_second",
-        )
-    return float(number)
+    """A rate in ``(0, MAX_REQUESTS_PER_SECOND]``, from a number or its text (config values are
+    text)."""
+    return checked_number(
+        value,
+        where,
+        f"a number of requests per second in (0, {MAX_REQUESTS_PER_SECOND:g}]",
+        maximum=MAX_REQUESTS_PER_SECOND,
+        text=True,
+        setting="max_requests_per_second",
+    )
 
 
 def check_credential(value: str, where: str, setting: str) -> None:
@@ -482,15 +478,41 @@ def _valid_host(host: str) -> bool:
 
 
 def positive_seconds(value: Any, where: str, *, maximum: float = 86_400) -> float:
-    """A number of seconds in ``(0, maximum]``; NaN, infinity, booleans and text are refused."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 < value <= maximum
-    ):
+    """A number of seconds in ``(0, maximum]`` (text refused: a Pulumi input has a type)."""
+    return checked_number(value, where, f"a number of seconds in (0, {maximum:g}]", maximum=maximum)
+
+
+def checked_number(
+    value: Any,
+    where: str,
+    expected: str,
+    *,
+    maximum: float = math.inf,
+    zero: bool = False,
+    whole: bool = False,
+    text: bool = False,
+    setting: str | None = None,
+) -> float:
+    """The one number rule: a finite number in ``(0, maximum]`` (``[0, maximum]`` with
+    ``zero``; a whole one with ``whole``; read from text with ``text``). Booleans, NaN and
+    infinity are refused: :class:`~.errors.ConfigurationError` ``"{where} must be {expected},
+    not {value}"``."""
+    number: Any = value
+    if text and isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    valid = (
+        isinstance(number, int | float)
+        and not isinstance(number, bool)
+        and math.isfinite(number)
+        and (number >= 0 if zero else number > 0)
+        and number <= maximum
+        and (not whole or float(number).is_integer())
+    )
+    if not valid:
         raise ConfigurationError(
-            f"{where} must be a number of seconds in (0, {maximum:g}], not {shown(value)}",
-            setting=where,
+            f"{where} must be {expected}, not {shown(value)}", setting=setting or where
         )
-    return float(value)
+    return float(number)

@@ -11,7 +11,7 @@ import pytest
 
 from dcs_simulator import RunningSimulator
 from pulumi_dcs_migration.cli.app import GlobalOptions
-from pulumi_dcs_migration.ratelimit import DEFAULT_MAX_REQUESTS_PER_SECOND
+from pulumi_dcs_migration.settings import DEFAULT_MAX_REQUESTS_PER_SECOND
 
 from ..conftest import SimulatorFactory
 from .helpers import run, sim_env

@@ -13,9 +13,9 @@ import importlib
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -42,6 +42,8 @@ from ..redact import Scrubber, visible
 from ..settings import Layer, positive_seconds, resolve, where_to_set
 from . import output
 from .progress import progress_reporter
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _OPTION_SPELLING = {
     "region": "--region",
@@ -316,14 +318,23 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
 DEFAULT_CALL_TIMEOUT = 300.0
 """``--timeout`` of the commands that do not wait (list, show, restart, delete)."""
 
-call_timeout_option = click.option(
-    "--timeout",
-    type=float,
-    callback=_seconds,
-    default=DEFAULT_CALL_TIMEOUT,
-    show_default=True,
-    metavar="SECONDS",
-    help="Give up after this long, retries and slow answers included (then exit 3).",
+
+def timeout_option(default: float, help: str) -> Callable[[_F], _F]:
+    """``--timeout SECONDS``, checked like every number of seconds."""
+    return click.option(
+        "--timeout",
+        type=float,
+        callback=_seconds,
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=help,
+    )
+
+
+call_timeout_option = timeout_option(
+    DEFAULT_CALL_TIMEOUT,
+    "Give up after this long, retries and slow answers included (then exit 3).",
 )
 
 
@@ -431,14 +442,9 @@ def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: boo
     show_default=True,
     help="Wait until every task reads TERMINATED, or only send the stop requests.",
 )
-@click.option(
-    "--timeout",
-    type=float,
-    callback=_seconds,
-    default=DEFAULT_TIMEOUT_SECONDS,
-    show_default=True,
-    metavar="SECONDS",
-    help="Give up after this long, waiting and every request included (tasks not stopped: exit 4).",
+@timeout_option(
+    DEFAULT_TIMEOUT_SECONDS,
+    "Give up after this long, waiting and every request included (tasks not stopped: exit 4).",
 )
 @click.option(
     "--strict-finished",

@@ -99,18 +99,16 @@ class MigrationTasksProvider(p.Provider):
             )
             for k in unknown
         ]
-        flag = values.get("insecure_skip_verify")
-        if flag is not None and flag is not UNKNOWN:
-            try:
-                parse_bool(flag, f"{PACKAGE}:insecureSkipVerify")
-            except ConfigurationError as exc:
-                failures.append(p.CheckFailure("insecureSkipVerify", str(exc)))
-        rate = values.get("max_requests_per_second")
-        if rate is not None and rate is not UNKNOWN:
-            try:
-                requests_per_second(rate, f"{PACKAGE}:maxRequestsPerSecond")
-            except ConfigurationError as exc:
-                failures.append(p.CheckFailure("maxRequestsPerSecond", str(exc)))
+        for name, parse in (
+            ("insecure_skip_verify", parse_bool),
+            ("max_requests_per_second", requests_per_second),
+        ):
+            value = values.get(name)
+            if value is not None and value is not UNKNOWN:
+                try:
+                    parse(value, f"{PACKAGE}:{camel(name)}")
+                except ConfigurationError as exc:
+                    failures.append(p.CheckFailure(camel(name), str(exc)))
         return p.CheckResponse(inputs=request.new_inputs, failures=failures)
 
     async def configure(self, request: p.ConfigureRequest) -> p.ConfigureResponse:
