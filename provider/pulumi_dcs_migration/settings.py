@@ -496,23 +496,24 @@ def checked_number(
     """The one number rule: a finite number in ``(0, maximum]`` (``[0, maximum]`` with
     ``zero``; a whole one with ``whole``; read from text with ``text``). Booleans, NaN and
     infinity are refused: :class:`~.errors.ConfigurationError` ``"{where} must be {expected},
-    not {value}"``."""
+    not {value}"``. A whole number comes back as given (an int stays an int)."""
     number: Any = value
     if text and isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
             number = None
+    # An int is compared as it is: float() of a huge one would overflow.
     valid = (
         isinstance(number, int | float)
         and not isinstance(number, bool)
-        and math.isfinite(number)
+        and (isinstance(number, int) or math.isfinite(number))
         and (number >= 0 if zero else number > 0)
         and number <= maximum
-        and (not whole or float(number).is_integer())
+        and (not whole or isinstance(number, int) or number.is_integer())
     )
     if not valid:
         raise ConfigurationError(
             f"{where} must be {expected}, not {shown(value)}", setting=setting or where
         )
-    return float(number)
+    return number if whole else float(number)

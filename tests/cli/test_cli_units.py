@@ -273,6 +273,16 @@ def test_stop_follows_the_pulumi_rules_sync_timeout_below_timeout() -> None:
     assert "--sync-timeout (100) must be less than --timeout (50)" in result.stderr
 
 
+def test_a_max_offset_too_large_for_a_float_is_checked_not_a_crash() -> None:
+    """A whole number is compared as it is: float() of a 400-digit bound raised OverflowError
+    in the check, an 'unexpected error' (exit 1) instead of the usual rules."""
+    where = ["--endpoint", "http://127.0.0.1:9", "--project-id", "0" * 32]
+    guard = ["--max-offset", "9" * 400, "--sync-timeout", "100", "--timeout", "50"]
+    result = CliRunner().invoke(cli, [*where, "stop", A, *guard])
+    assert result.exit_code == 2, result.stderr
+    assert "--sync-timeout (100) must be less than --timeout (50)" in result.stderr
+
+
 def test_a_long_result_prints_as_aligned_columns_one_row_a_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
