@@ -47,11 +47,18 @@ outputs:
 
 
 def lagging_tasks(sim: RunningSimulator) -> list[str]:
-    """One task in sync, one that catches up in about 9 s, one whose writes never stop."""
+    """One task in sync, one lagging 1000 bytes (writes frozen, not draining yet: see
+    :func:`start_catching_up`), one whose writes never stop."""
     ids = sim.admin.create_tasks(3)
-    sim.admin.set_lag(ids[1], offset=1000, drain_rate=100, frozen=True)
+    sim.admin.set_lag(ids[1], offset=1000, drain_rate=0, frozen=True)
     sim.admin.set_lag(ids[2], offset=5000, write_rate=100)
     return ids
+
+
+def start_catching_up(sim: RunningSimulator, task_id: str) -> None:
+    """From now on, the lagging task catches up in 14 s: it starts when the ``up`` does, not
+    when the task was made, so a slow machine cannot let it catch up before the first stop."""
+    sim.admin.set_lag(task_id, offset=1500, drain_rate=100)
 
 
 def assert_never_stopped_above_the_bound(sim: RunningSimulator, ids: list[str]) -> dict[str, float]:
@@ -83,6 +90,7 @@ def test_each_task_is_stopped_only_in_sync_and_a_lagging_one_is_left_running(
     assert f"2 task(s) would wait (up to 20s) until their lag is at most {BOUND}" in shown
     assert sim.admin.stop_records(ids) == []
 
+    start_catching_up(sim, ids[1])
     up = project.pulumi("up", "--yes", "--skip-preview", check=False)
     out = up.stdout + up.stderr
     assert up.returncode != 0
