@@ -65,8 +65,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The suite on $(JOBS) workers (pytest-xdist), a test file per worker: a file's fixtures (a
+# simulator, a PostgreSQL cluster, built wheels) are made once, in its worker.
+JOBS ?= 2
 test: setup services check
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory compat
 
 # The compatibility matrix (docs/development.md): the whole suite above runs on the newest
