@@ -3,6 +3,7 @@ a self-signed TLS certificate."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,12 @@ import pytest
 
 from dcs_simulator import RunningSimulator, SimulatorConfig, start_simulator
 from dcs_simulator.testing import VirtualClock
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist's workers get COLUMNS=80 and LINES=24, which the command lines these tests
+    # run would honour as a user's terminal size: a worker runs them as a plain run does.
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
 
 
 class SimulatorFactory(Protocol):
