@@ -116,11 +116,14 @@ def user(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Iterator[User]
     )
     for name in ("home", "state", "programs"):
         (root / name).mkdir()
-    keep = ("HOME", "LANG", "LC_ALL", "TMPDIR", "GOPATH", "GOMODCACHE", "GOCACHE", "GOPROXY")
-    u.env = {k: v for k, v in os.environ.items() if k in keep}
+    # The machine's environment (package index, Go proxy, npm settings) without this checkout's
+    # traces: no Pulumi or credential variables, no virtualenv, PATH rebuilt below.
+    dropped = ("PULUMI_", "HW_", "HUAWEICLOUD_SDK_", "VIRTUAL_ENV", "PYTHON")
+    u.env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     tools = [shutil.which(t) for t in ("node", "npm", "go")]
     assert all(tools), f"node, npm and go are needed on PATH: {tools}"
     path = [str(u.venv_bin), str(cli_dir()), *sorted({str(Path(t).parent) for t in tools if t})]
+    assert not any(str(REPO) in p for p in path), path
     u.env.update(
         PATH=":".join([*path, "/usr/bin", "/bin"]),
         PULUMI_HOME=str(root / "home"),
@@ -129,7 +132,6 @@ def user(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Iterator[User]
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
         NO_COLOR="1",
-        npm_config_cache=os.environ.get("npm_config_cache", str(Path.home() / ".npm")),
     )
     # The virtualenv: the product, the plugin's Python SDK and the simulator, from dist/ only.
     run([sys.executable, "-m", "venv", str(root / "venv")], cwd=root, env=u.env)
@@ -395,6 +397,13 @@ def test_typescript_program_with_the_npm_tarball(user: User, admin: SimulatorAdm
     run(npm, cwd=program.dir, env=user.env)
     installed = program.dir / "node_modules" / "@dcs-migration" / "pulumi"
     assert (installed / "index.js").is_file() and (installed / "index.d.ts").is_file()
+    # Its @pulumi/pulumi range admits the version tested (npm's own semver decides).
+    meta = json.loads((installed / "package.json").read_text())
+    assert meta["version"] == version()
+    tested, wanted = node_pin("@pulumi/pulumi"), meta["dependencies"]["@pulumi/pulumi"]
+    satisfies = "console.log(require('semver').satisfies(process.argv[1], process.argv[2]))"
+    admitted = run(["node", "-e", satisfies, tested, wanted], cwd=program.dir, env=user.env)
+    assert admitted.stdout.strip() == "true", f"{wanted} does not admit {tested}"
     # The SDK's types, strictly, as the user's editor and tsc see them.
     run(["npx", "tsc", "--noEmit", "-p", "."], cwd=program.dir, env=user.env)
     program.lifecycle(admin)
