@@ -10,7 +10,8 @@ those, node, npm and go, never the repo's .venv.
 Against one simulator served by the simulator wheel's ``dcs-simulator``, each program runs
 ``up``, a second ``preview --expect-no-changes`` and ``destroy`` through the real CLI: Python
 with the dynamic resource, Python with the plugin-backed resource (the Python SDK) and
-customTimeouts, YAML, TypeScript (the npm tarball by ``npm install``) and Go (the Go module from
+customTimeouts, YAML, TypeScript (the npm tarball by ``npm install``; @pulumi/pulumi as
+tools/node's lock pins it) and Go (the Go module from
 its tarball, by a ``replace``). The credentials are secret stack config; no file the runs wrote
 holds the secret key.
 """
@@ -393,6 +394,9 @@ def test_typescript_program_with_the_npm_tarball(user: User, admin: SimulatorAdm
         namespace="dcs-migration",
     )
     program.write()
+    # The tested @pulumi/pulumi tree, as a team's lock would pin it: tools/node's lock (what
+    # `make setup` installed from the npm cache); npm adds the tarball to it.
+    shutil.copy(REPO / "tools" / "node" / "package-lock.json", program.dir / "package-lock.json")
     npm = ["npm", "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"]
     run(npm, cwd=program.dir, env=user.env)
     installed = program.dir / "node_modules" / "@dcs-migration" / "pulumi"
