@@ -36,7 +36,7 @@ schema_version=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dist.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-rm -rf "$OUT"/*
+rm -f "$OUT"/*.whl "$OUT"/*.tar.gz "$OUT"/*.tgz   # the artefacts of an earlier run, nothing else
 log "version $version into $OUT"
 
 # The product (wheel and sdist) and the simulator (wheel), by hatchling from the dev lock.
