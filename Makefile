@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 LOCK    = requirements/dev.txt
 
-.PHONY: setup pulumi-cli hosts node plugin sdk services test compat check lint format unit demo bench bench-preview bench-guard bench-fleet bench-throttle bench-policy soak lock clean
+.PHONY: setup pulumi-cli hosts node plugin sdk dist services test compat check lint format unit demo bench bench-preview bench-guard bench-fleet bench-throttle bench-policy soak lock clean
 
 setup: $(STAMP) pulumi-cli hosts node plugin
 
@@ -43,10 +43,18 @@ $(NODE_STAMP): tools/node/package-lock.json
 plugin: pulumi-cli
 	@$(VENV)/bin/dcs-migration plugin install --pulumi $(VENV)/bin/pulumi >/dev/null
 
-# Regenerate the committed package schema and TypeScript SDK from the provider's rules.
+# Regenerate the committed package schema and the SDKs (sdk/nodejs, sdk/python, sdk/go) from the
+# provider's rules; tests/plugin/test_sdk_drift.py fails when a committed one differs.
+SDK_LANGUAGES = nodejs python go
 sdk: hosts
 	$(PY) -m pulumi_dcs_migration.plugin --schema > sdk/schema.json
-	scripts/gen-sdk.sh sdk/schema.json nodejs
+	scripts/gen-sdk.sh sdk/schema.json $(SDK_LANGUAGES)
+
+# Every release artefact into dist/, of the one version (__version__ in the product's
+# __init__.py): the product's wheel and sdist, the simulator's wheel, the Python SDK's wheel and
+# sdist, the TypeScript SDK's npm tarball, the Go module's tarball (scripts/dist.sh).
+dist: $(STAMP) node
+	scripts/dist.sh dist
 
 # Services the tests start themselves, installed here when missing (a fresh machine has none):
 # PostgreSQL from Debian's packages, for the shared-state tests (tests/team).
@@ -131,4 +139,4 @@ lock:
 	  --no-emit-package pulumi-dcs-migration --no-emit-package dcs-simulator -o $(LOCK)
 
 clean:
-	rm -rf $(VENV) $(COMPAT_VENV) .state .pytest_cache .mypy_cache .ruff_cache tools/node/node_modules node_modules
+	rm -rf $(VENV) $(COMPAT_VENV) dist .state .pytest_cache .mypy_cache .ruff_cache tools/node/node_modules node_modules

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the YAML and Node.js language hosts and our SDK generator (tools/sdkgen) beside the pulumi
+# Build the YAML, Node.js and Go language hosts and our SDK generator (tools/sdkgen) beside the pulumi
 # CLI that scripts/bootstrap-pulumi.sh built, so that `runtime: yaml` and `runtime: nodejs` programs
 # run with .venv/bin/pulumi and SDKs can be generated from a provider schema.
 #
@@ -9,6 +9,10 @@
 #     holds it as a package (later hosts are a module of their own without version tags, which the
 #     proxy does not serve). Its gRPC protocol is still spoken by the v3.274.1 engine. It ignores
 #     Pulumi.yaml runtime options (typescript, nodeargs, tsconfig): TypeScript is always on.
+#   - pulumi-language-go: the host inside sdk/v3 v3.66.0, the last sdk/v3 release that still holds
+#     it as a package (go/pulumi-language-go; from v3.67.0 on it is a module of its own,
+#     sdk/go/pulumi-language-go/v3, which the proxy does not serve). It builds the program with the
+#     machine's `go` and runs it; the program's own go.mod picks its pulumi SDK (sdk/go's go.mod).
 #   - pulumi-resource-pulumi-nodejs: a shell shim for `pulumi.dynamic` resources of Node programs.
 #   - sdkgen: our own tools/sdkgen, built from its committed go.mod/go.sum (see scripts/gen-sdk.sh).
 # Everything goes into the CLI's cache directory ($CACHE_ROOT/pulumi-v$VERSION/bin): the engine
@@ -26,6 +30,7 @@ VENV=${1:?usage: bootstrap-hosts.sh VENV_DIR}
 VERSION=${PULUMI_CLI_VERSION:-3.274.1}
 YAML_VERSION=1.25.0
 NODEJS_HOST_VERSION=3.68.0
+GO_HOST_VERSION=3.66.0
 CACHE_ROOT=${PULUMI_DCS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-dcs-migration}
 PREFIX="$CACHE_ROOT/pulumi-v$VERSION"
 BIN="$PREFIX/bin"
@@ -46,6 +51,7 @@ VENV_BIN=$(cd "$VENV/bin" && pwd)
 # What each part is built from; a part is rebuilt when this differs from its marker.
 yaml_key="pulumi-yaml v$YAML_VERSION recipe $RECIPE"
 nodejs_key="sdk/v3 v$NODEJS_HOST_VERSION nodejs host recipe $RECIPE"
+go_key="sdk/v3 v$GO_HOST_VERSION go host recipe $RECIPE"
 sdkgen_key="sdkgen $(cd "$SDKGEN_SRC" && cat go.mod go.sum ./*.go | sha256sum | cut -c1-16) recipe $RECIPE"
 
 marker() { echo "$BIN/.$1.built"; }
@@ -85,7 +91,7 @@ link_tools() {
     # will print "using pulumi-language-... from $PATH" warnings).
     log "note: $VENV_BIN/pulumi runs $dir/pulumi, not $BIN/pulumi; linking the hosts into $VENV_BIN"
     local f
-    for f in pulumi-language-yaml pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
+    for f in pulumi-language-yaml pulumi-language-nodejs pulumi-language-go pulumi-resource-pulumi-nodejs; do
       ln -sfn "$BIN/$f" "$VENV_BIN/$f"
     done
   fi
@@ -93,7 +99,7 @@ link_tools() {
 
 # Fast path: everything built already.
 if is_current pulumi-language-yaml "$yaml_key" && is_current pulumi-language-nodejs "$nodejs_key" &&
-   is_current sdkgen "$sdkgen_key"; then
+   is_current pulumi-language-go "$go_key" && is_current sdkgen "$sdkgen_key"; then
   write_nodejs_shim
   link_tools
   log "hosts and sdkgen up to date in $BIN"
@@ -173,6 +179,15 @@ if ! is_current pulumi-language-nodejs "$nodejs_key"; then
     "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$NODEJS_HOST_VERSION"
   echo "$nodejs_key" > "$(marker pulumi-language-nodejs)"
   log "built pulumi-language-nodejs v$NODEJS_HOST_VERSION in $((SECONDS - start)) s"
+fi
+
+if ! is_current pulumi-language-go "$go_key"; then
+  start=$SECONDS
+  build_host pulumi-language-go github.com/pulumi/pulumi/sdk/v3 "v$GO_HOST_VERSION" \
+    github.com/pulumi/pulumi/sdk/v3/go/pulumi-language-go \
+    "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$GO_HOST_VERSION"
+  echo "$go_key" > "$(marker pulumi-language-go)"
+  log "built pulumi-language-go v$GO_HOST_VERSION in $((SECONDS - start)) s"
 fi
 
 if ! is_current sdkgen "$sdkgen_key"; then

@@ -3,6 +3,7 @@ a user would, the product's alone in a clean virtualenv."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -68,6 +69,29 @@ def test_the_simulator_wheel_depends_on_the_product(wheels: dict[str, Path]) -> 
     assert not any(n.startswith("pulumi_dcs_migration/") for n in names)
     metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "Requires-Dist: pulumi-dcs-migration" in metadata
+
+
+def test_one_version_number_for_the_wheels_the_schema_and_every_sdk(
+    wheels: dict[str, Path],
+) -> None:
+    """``__version__`` of the product is the release's one number (scripts/dist.sh)."""
+    from pulumi_dcs_migration import __version__
+
+    def metadata(wheel: Path) -> str:
+        archive = zipfile.ZipFile(wheel)
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return archive.read(name).decode()
+
+    assert f"\nVersion: {__version__}\n" in metadata(wheels["product"])
+    simulator = metadata(wheels["simulator"])
+    assert f"\nVersion: {__version__}\n" in simulator
+    assert f"Requires-Dist: pulumi-dcs-migration=={__version__}\n" in simulator
+    sdk = REPO / "sdk"
+    assert json.loads((sdk / "schema.json").read_text())["version"] == __version__
+    assert json.loads((sdk / "nodejs" / "package.json").read_text())["version"] == __version__
+    assert f'version = "{__version__}"' in (sdk / "python" / "pyproject.toml").read_text()
+    plugin = json.loads((sdk / "go" / "dcsmigration" / "pulumi-plugin.json").read_text())
+    assert plugin["version"] == __version__
 
 
 def test_the_product_installs_alone_into_a_clean_virtualenv(

@@ -17,6 +17,10 @@ from ..lifecycle import Property, camel
 PACKAGE = "dcs-migration"
 RESOURCE_TOKEN = f"{PACKAGE}:index:MigrationTasksStopped"
 TASK_TYPE_TOKEN = f"{PACKAGE}:index:TaskResult"
+# The plugin's Python SDK: its own distribution and import name, never the product's.
+SDK_PYTHON_PACKAGE = "pulumi_dcs_migration_sdk"
+# The Go SDK: module github.com/pulumi-dcs-migration/pulumi-dcs-migration/sdk/go (its go.mod).
+SDK_GO_IMPORT_PATH = "github.com/pulumi-dcs-migration/pulumi-dcs-migration/sdk/go/dcsmigration"
 
 CONFIG: tuple[tuple[Property, bool], ...] = (
     (Property("region", "string", "Default region, e.g. cn-north-4 (else HW_REGION_NAME)."), False),
@@ -149,13 +153,28 @@ def schema() -> dict[str, Any]:
                 "required": ["taskId"],
             }
         },
+        # The SDKs' names (make sdk; docs/development.md). Python: the product itself is
+        # `pulumi_dcs_migration`, so the plugin's SDK is `pulumi_dcs_migration_sdk`. Go: the module
+        # at sdk/go. Every SDK carries this package's version.
+        "meta": {"supportPack": True},
         "language": {
             "nodejs": {
                 "packageName": "@dcs-migration/pulumi",
                 "packageDescription": "Stop Huawei Cloud DCS data-migration tasks from Pulumi.",
                 "dependencies": {"@pulumi/pulumi": "^3.142.0"},
                 "respectSchemaVersion": True,
-            }
+            },
+            "python": {
+                "packageName": SDK_PYTHON_PACKAGE,
+                "requires": {"pulumi": ">=3.142.0,<4.0.0"},
+                "pyproject": {"enabled": True},
+                "respectSchemaVersion": True,
+            },
+            "go": {
+                "importBasePath": SDK_GO_IMPORT_PATH,
+                "generateResourceContainerTypes": True,
+                "respectSchemaVersion": True,
+            },
         },
     }
 
