@@ -486,8 +486,9 @@ def _check_key_bound(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
     if keys is None or keys is UNKNOWN:
         return []
     name = spell("max_key_difference")
-    whole = (
-        isinstance(keys, int | float) and not isinstance(keys, bool) and float(keys).is_integer()
+    # An int as it is (float() of a huge one overflows); a float only when whole (YAML's 10.0).
+    whole = (isinstance(keys, int) and not isinstance(keys, bool)) or (
+        isinstance(keys, float) and keys.is_integer()
     )
     if not whole or keys < 0:
         message = (

@@ -60,10 +60,20 @@ def test_schema_describes_the_resource_and_the_config() -> None:
         "deleteRecordsOnDestroy",
         "maxOffset",
         "syncTimeoutSeconds",
+        "maxKeyDifference",
     }
     assert {"tasks", "terminatedIds"} <= set(resource["properties"])
     task = schema["types"]["dcs-migration:index:TaskResult"]["properties"]
-    assert set(task) == {"taskId", "name", "status", "outcome", "observedAt", "offset"}
+    assert set(task) == {
+        "taskId",
+        "name",
+        "status",
+        "outcome",
+        "observedAt",
+        "offset",
+        "sourceKeys",
+        "targetKeys",
+    }
     secret = {k for k, v in schema["config"]["variables"].items() if v.get("secret")}
     assert secret == {"accessKey", "secretKey", "securityToken"}
     documented = [
