@@ -110,6 +110,21 @@ def test_check_fills_defaults_and_names_bad_fields_in_camel_case(
     assert failures == [("taskIds", "taskIds is empty: give at least one migration task id")]
 
 
+def test_check_refuses_the_key_check_without_the_guard_naming_both(
+    provider: PluginProcess, simulator: RunningSimulator
+) -> None:
+    ids = simulator.admin.create_tasks(1)
+    _, failures = provider.check({"taskIds": ids, "maxKeyDifference": 0})
+    assert [p for p, _ in failures] == ["maxKeyDifference"]
+    assert "maxKeyDifference needs maxOffset" in failures[0][1]
+    inputs, failures = provider.check({"taskIds": ids, "maxOffset": 0, "maxKeyDifference": 0})
+    assert failures == [] and inputs["maxKeyDifference"] == 0
+    assert any(
+        f"{ids[0]} (INCRMIGEATING, lag 0, key difference 0)" in m
+        for m in provider.engine.messages(ephemeral=False)
+    )
+
+
 def test_check_names_a_task_that_does_not_exist(
     provider: PluginProcess, simulator: RunningSimulator
 ) -> None:
