@@ -368,14 +368,8 @@ def key_difference_text(state: TaskState) -> str:
 
 
 def _keys_unknown_detail(state: TaskState) -> str:
-    missing = [
-        field
-        for field, count in (
-            ("source_dbsize", state.source_keys),
-            ("target_dbsize", state.target_keys),
-        )
-        if count is None
-    ]
+    counts = (("source_dbsize", state.source_keys), ("target_dbsize", state.target_keys))
+    missing = [name for name, count in counts if count is None]
     return f"the stats answer gives no key count ({' and '.join(missing)}); not stopped"
 
 
