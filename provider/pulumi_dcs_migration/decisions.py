@@ -26,8 +26,9 @@ class Outcome(enum.StrEnum):
     STOP_REJECTED = "stop_rejected"  # the API refused to stop it, repeatedly
     TIMED_OUT = "timed_out"  # still not terminated at the deadline
     INTERRUPTED = "interrupted"  # the run was cancelled before this task's stop was accepted
-    NOT_IN_SYNC = "not_in_sync"  # guard: its lag stayed above the bound until the sync timeout
+    NOT_IN_SYNC = "not_in_sync"  # guard: lag or key difference above its bound at the sync timeout
     LAG_UNKNOWN = "lag_unknown"  # guard: its lag could not be read, so it was not stopped
+    KEYS_UNKNOWN = "keys_unknown"  # guard's key check: the stats gave no key counts, not stopped
     RUNNING = "running"  # seen running or stopping by a read (StopEngine.read), nothing sent
 
 
@@ -65,13 +66,15 @@ class StopPolicy:
 
     ``max_offset`` turns the cutover guard on: a running task is stopped only once its lag
     (the stats call's ``offset``) is at most this; ``sync_deadline`` (on the engine's clock) is
-    when a task still lagging is given up on, left running.
+    when a task still lagging is given up on, left running. ``max_key_difference`` adds the key
+    check to the guard: the source's key count minus the target's must be at most this too.
     """
 
     resend_after: float  # a task still running this long after its stop gets it again
     max_stop_attempts: int  # stop requests per task before it counts as rejected
     max_offset: int | None = None  # the guard's bound; None: stop at once (no guard)
     sync_deadline: float = float("inf")  # when the guard stops waiting for a lagging task
+    max_key_difference: int | None = None  # the key check's bound; None: the lag alone
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,15 @@ class TaskState:
     offset: int | None = None  # guard: the lag last read
     offset_fresh: bool = False  # guard: read since the last poll (a poll makes it stale)
     lag_error: str | None = None  # guard: why the lag could not be read
+    source_keys: int | None = None  # guard: the source's key count last read (None: not given)
+    target_keys: int | None = None  # guard: the target's key count last read (None: not given)
+
+    @property
+    def key_difference(self) -> int | None:
+        """The source's key count minus the target's, when both were read."""
+        if self.source_keys is None or self.target_keys is None:
+            return None
+        return self.source_keys - self.target_keys
 
     @property
     def phase(self) -> Phase:
@@ -124,18 +136,33 @@ def decide(task: TaskState, now: float, policy: StopPolicy) -> Step:
 
 
 def _guarded(task: TaskState, now: float, policy: StopPolicy) -> Step:
-    """The cutover guard in front of a stop: only a task whose lag is within the bound."""
+    """The cutover guard in front of a stop: only a task whose lag is within the bound (and,
+    with the key check, whose target is at most ``max_key_difference`` keys short)."""
     if policy.max_offset is None:
         return STOP
     if task.lag_error is not None:
         return Step(Act.DONE, Outcome.LAG_UNKNOWN)
     if not task.offset_fresh or task.offset is None:
         return READ_LAG
-    if task.offset <= policy.max_offset:
+    if in_sync(task, policy):
         return STOP
+    if policy.max_key_difference is not None and task.key_difference is None:
+        # Counts that are not given cannot be compared: never guessed, never waited for.
+        return Step(Act.DONE, Outcome.KEYS_UNKNOWN)
     if now >= policy.sync_deadline:
         return Step(Act.DONE, Outcome.NOT_IN_SYNC)
     return WAIT_SYNC
+
+
+def in_sync(task: TaskState, policy: StopPolicy) -> bool:
+    """Guard: the lag last read is within ``max_offset`` and, with the key check, the key
+    difference last read within ``max_key_difference``."""
+    if task.offset is None or policy.max_offset is None or task.offset > policy.max_offset:
+        return False
+    if policy.max_key_difference is None:
+        return True
+    difference = task.key_difference
+    return difference is not None and difference <= policy.max_key_difference
 
 
 def polled(task: TaskState, status: str | None, *, first_poll: bool = False) -> TaskState:
@@ -161,6 +188,21 @@ def stop_sent(task: TaskState, *, accepted: bool, now: float) -> TaskState:
     )
 
 
-def lag_read(task: TaskState, offset: int | None, *, error: str | None = None) -> TaskState:
-    """``task`` after reading its lag (``error``: why it could not be read)."""
-    return dataclasses.replace(task, offset=offset, offset_fresh=True, lag_error=error)
+def lag_read(
+    task: TaskState,
+    offset: int | None,
+    *,
+    error: str | None = None,
+    keys: tuple[int | None, int | None] = (None, None),
+) -> TaskState:
+    """``task`` after reading its lag (``error``: why it could not be read) and, from the same
+    stats answer, ``keys``: the source's and the target's key counts (None: not given)."""
+    source, target = keys
+    return dataclasses.replace(
+        task,
+        offset=offset,
+        offset_fresh=True,
+        lag_error=error,
+        source_keys=source,
+        target_keys=target,
+    )

@@ -48,6 +48,7 @@ from .decisions import (
     StopPolicy,
     TaskState,
     decide,
+    in_sync,
     lag_read,
     polled,
     stop_sent,
@@ -157,11 +158,17 @@ class StopOptions:
     strict_finished: bool = False  # a task that finished without a stop is a failure
     max_offset: int | None = None  # cutover guard: stop a task only when its lag is <= this
     sync_timeout: float = 600.0  # cutover guard: how long to wait for a lagging task
+    max_key_difference: int | None = None  # guard's key check: source keys - target keys <= this
 
     @property
     def policy(self) -> StopPolicy:
         """The numbers :func:`~.decisions.decide` needs (no sync deadline: see :meth:`run`)."""
-        return StopPolicy(self.resend_after, self.max_stop_attempts, self.max_offset)
+        return StopPolicy(
+            self.resend_after,
+            self.max_stop_attempts,
+            self.max_offset,
+            max_key_difference=self.max_key_difference,
+        )
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:
@@ -183,6 +190,8 @@ class TaskOutcome:
     observed_at: str | None = None  # ISO-8601 UTC time of the last look
     detail: str | None = None  # why, when it went wrong (an API error, a hint)
     offset: int | None = None  # the lag last read (the cutover guard only)
+    source_keys: int | None = None  # the source's key count last read (the key check only)
+    target_keys: int | None = None  # the target's key count last read (the key check only)
 
     def as_dict(self) -> dict[str, Any]:
         """Its fields as JSON-ready values (the outcome as its string)."""
@@ -194,6 +203,8 @@ class TaskOutcome:
             "observed_at": self.observed_at,
             "detail": self.detail,
             "offset": self.offset,
+            "source_keys": self.source_keys,
+            "target_keys": self.target_keys,
         }
 
     @property
@@ -269,6 +280,7 @@ class _Task:
     outcome: Outcome | None = None  # set once final
     last_error: str | None = None
     lag: list[tuple[float, int]] = field(default_factory=list)  # guard: (when, offset), last 3
+    keys: list[tuple[float, int]] = field(default_factory=list)  # (when, key difference), last 3
 
     @property
     def status(self) -> str | None:
@@ -279,18 +291,27 @@ class _Task:
         reads (engine clock); None unless it fell at both of the last two reads. One fall alone
         may straddle a change of rate (writes that stopped a moment ago): a prediction from it
         could hold the stop back long after the catch-up."""
-        if len(self.lag) < 3:
-            return None
-        (_, o0), (t1, o1), (t2, o2) = self.lag
-        if not o0 > o1 > o2 or t2 <= t1:
-            return None
-        return t2 + (o2 - bound) / ((o1 - o2) / (t2 - t1))
+        return _eta(self.lag, bound)
 
-    def next_lag_read(self, bound: int) -> float | None:
+    def catch_up_eta(self, bound: int, key_bound: int | None) -> float | None:
+        """Guard: when both its lag and (with the key check) its key difference will be within
+        their bounds, each at the rate it fell between the last reads; None when one that is
+        above its bound cannot be predicted (an explicit step, or no fall yet)."""
+        moments = []
+        if self.state.offset is not None and self.state.offset > bound:
+            moments.append(self.lag_eta(bound))
+        difference = self.state.key_difference
+        if key_bound is not None and difference is not None and difference > key_bound:
+            moments.append(_eta(self.keys, key_bound))
+        if not moments:  # in sync, or no read yet: the lag's prediction, as before the key check
+            moments.append(self.lag_eta(bound))
+        return None if None in moments else max(m for m in moments if m is not None)
+
+    def next_lag_read(self, bound: int, key_bound: int | None = None) -> float | None:
         """Guard: when to read its lag next. Half-way to the predicted catch-up, then at it: the
         rate is re-estimated over ever longer spans (lags are whole bytes), so the read that
         finds it in sync comes right at the catch-up, for a few requests per task."""
-        eta = self.lag_eta(bound)
+        eta = self.catch_up_eta(bound, key_bound)
         if eta is None:
             return None
         last = self.lag[-1][0]
@@ -300,6 +321,18 @@ class _Task:
     @property
     def phase(self) -> Phase:
         return self.state.phase
+
+
+def _eta(history: list[tuple[float, int]], bound: int) -> float | None:
+    """When a quantity read at ``history`` (the last three ``(when, value)``) reaches ``bound``
+    at the rate it fell between the last two reads; None unless it fell at both (see
+    :meth:`_Task.lag_eta`)."""
+    if len(history) < 3:
+        return None
+    (_, o0), (t1, o1), (t2, o2) = history
+    if not o0 > o1 > o2 or t2 <= t1:
+        return None
+    return t2 + (o2 - bound) / ((o1 - o2) / (t2 - t1))
 
 
 @dataclass
@@ -326,6 +359,18 @@ class _Reporter:
         """
         left = self.last_at + self.interval - now
         return left if left > 1e-6 else 0.0
+
+
+def key_difference_text(state: TaskState) -> str:
+    """``, key difference 10`` (source keys - target keys) when both counts were read."""
+    difference = state.key_difference
+    return "" if difference is None else f", key difference {difference}"
+
+
+def _keys_unknown_detail(state: TaskState) -> str:
+    counts = (("source_dbsize", state.source_keys), ("target_dbsize", state.target_keys))
+    missing = [name for name, count in counts if count is None]
+    return f"the stats answer gives no key count ({' and '.join(missing)}); not stopped"
 
 
 def iso_utc(epoch: float) -> str:
@@ -451,9 +496,17 @@ class StopEngine:
         detail = task.last_error if outcome not in GOOD_OUTCOMES else None
         if outcome is Outcome.NOT_FOUND:
             detail = detail or "no such task in this project (or it was deleted)"
-        offset = task.state.offset
+        state = task.state
         return TaskOutcome(
-            task.task_id, outcome, task.status, task.name, task.observed_at, detail, offset
+            task.task_id,
+            outcome,
+            task.status,
+            task.name,
+            task.observed_at,
+            detail,
+            state.offset,
+            state.source_keys,
+            state.target_keys,
         )
 
     def _act(self, tasks: dict[str, _Task], candidates: Iterable[_Task]) -> None:
@@ -478,6 +531,8 @@ class StopEngine:
                 task.outcome = steps[task.task_id].outcome
                 if task.outcome is Outcome.NOT_IN_SYNC:
                     task.last_error = self._lag_detail(task)
+                elif task.outcome is Outcome.KEYS_UNKNOWN:
+                    task.last_error = _keys_unknown_detail(task.state)
         to_stop = [t.task_id for t in unsettled if steps[t.task_id].act is Act.STOP]
         if to_stop:
             self._send_stops(tasks, to_stop)
@@ -506,8 +561,14 @@ class StopEngine:
                 task.state = lag_read(task.state, None, error="the stats answer has no offset")
                 task.last_error = task.state.lag_error
                 return
-            task.state = lag_read(task.state, stats.offset)
-            task.lag = [*task.lag[-2:], (self.clock(), stats.offset)]
+            # The counts only with the key check: without it they are not recorded, nor shown.
+            counted = self._policy.max_key_difference is not None
+            keys = (stats.source_keys, stats.target_keys) if counted else (None, None)
+            task.state = lag_read(task.state, stats.offset, keys=keys)
+            now = self.clock()
+            task.lag = [*task.lag[-2:], (now, stats.offset)]
+            if (difference := task.state.key_difference) is not None:
+                task.keys = [*task.keys[-2:], (now, difference)]
 
         list(self._parallel(read, ids))
 
@@ -516,16 +577,23 @@ class StopEngine:
         not before it should be in sync (or the sync deadline): no stats request is spent on a
         task that cannot be stopped yet."""
         bound = self._policy.max_offset
-        when = task.next_lag_read(bound) if bound is not None else None
+        key_bound = self._policy.max_key_difference
+        when = task.next_lag_read(bound, key_bound) if bound is not None else None
         if when is None:
             return True
         return now >= min(when, self._policy.sync_deadline) - LAG_EARLY
 
     def _lag_detail(self, task: _Task) -> str:
         bound = self._policy.max_offset
+        waited = f"after {min(self.options.sync_timeout, self.options.timeout):g}s; not stopped"
+        state = task.state
+        if state.offset is not None and bound is not None and state.offset > bound:
+            return f"lag {state.offset} > max offset {bound} {waited}"
         return (
-            f"lag {task.state.offset} > max offset {bound} after "
-            f"{min(self.options.sync_timeout, self.options.timeout):g}s; not stopped"
+            f"the target holds {state.target_keys} keys, the source {state.source_keys}: "
+            f"{state.key_difference} short, more than the max key difference "
+            f"{self._policy.max_key_difference}, {waited}. Check the target's memory (maxmemory) "
+            "and eviction policy (an evicting target drops keys) and the migration's key filters"
         )
 
     def _wait(self, tasks: dict[str, _Task], started: float, deadline: float) -> None:
@@ -561,11 +629,15 @@ class StopEngine:
         bound = self._policy.max_offset
         if bound is None:
             return math.inf
-        lagging = [t for t in pending if t.state.offset is not None and t.state.offset > bound]
-        moments = [when for t in lagging if (when := t.next_lag_read(bound)) is not None]
+        key_bound = self._policy.max_key_difference
+        lagging = [t for t in pending if t.state.offset is not None and not self._in_sync(t)]
+        moments = [when for t in lagging if (when := t.next_lag_read(bound, key_bound)) is not None]
         if lagging:
             moments.append(self._policy.sync_deadline)
         return max(min(moments, default=math.inf) - now, 0.0)
+
+    def _in_sync(self, task: _Task) -> bool:
+        return in_sync(task.state, self._policy)
 
     def _finish_at_deadline(self, pending: list[_Task]) -> None:
         """At the deadline: record what the last look showed, send nothing more."""
@@ -635,7 +707,7 @@ class StopEngine:
             return task.status
         if task.state.stop_sent_at is not None:
             return task.status
-        return f"{task.status}, lag {task.state.offset}"
+        return f"{task.status}, lag {task.state.offset}{key_difference_text(task.state)}"
 
     # --- stopping ---------------------------------------------------------------------------
 

@@ -196,6 +196,17 @@ class MigrationTasksStoppedArgs:
             "its lag.",
         ),
     )
+    max_key_difference: pulumi.Input[int] | None = field(
+        default=None,
+        metadata=_input(
+            "integer",
+            "With maxOffset, the guard counts keys too: stop a task only once its source's key "
+            "count minus its target's (the stats call's source_dbsize - target_dbsize) is at most "
+            "this as well, 0 = the same count, so that a target that evicted or filtered keys is "
+            "never cut over to. A task whose stats give no key counts is left running. Unset: the "
+            "lag alone.",
+        ),
+    )
 
 
 INPUTS: tuple[Property, ...] = tuple(
@@ -231,6 +242,16 @@ TASK_FIELDS: tuple[Property, ...] = (
         "offset",
         "integer",
         "With the cutover guard (maxOffset): the task's incremental-sync lag when last read.",
+    ),
+    Property(
+        "source_keys",
+        "integer",
+        "With the guard's key check (maxKeyDifference): the source's key count when last read.",
+    ),
+    Property(
+        "target_keys",
+        "integer",
+        "With the guard's key check (maxKeyDifference): the target's key count when last read.",
     ),
 )
 OUTPUTS: tuple[Property, ...] = (
@@ -432,6 +453,7 @@ def _check_guard(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
             )
         except ConfigurationError as exc:
             failures.append(Failure("max_offset", str(exc)))
+    failures += _check_key_bound(inputs, spell)
     sync = inputs.get("sync_timeout_seconds")
     if sync is None and bound is None:
         return failures  # no guard: nothing to fill in (and no change for existing states)
@@ -461,6 +483,35 @@ def _check_guard(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
     return failures
 
 
+def _check_key_bound(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
+    """``max_key_difference``: a whole number of keys >= 0 (or unset), only with ``max_offset``:
+    the key check is part of the cutover guard, never a guard of its own."""
+    keys = inputs.get("max_key_difference")
+    if keys is None or keys is UNKNOWN:
+        return []
+    name = spell("max_key_difference")
+    try:
+        inputs["max_key_difference"] = int(
+            checked_number(
+                keys,
+                name,
+                "a whole number >= 0 (how many keys the target may hold fewer than the source "
+                "when a task is stopped; 0 = the same count)",
+                zero=True,
+                whole=True,
+            )
+        )
+    except ConfigurationError as exc:
+        return [Failure("max_key_difference", str(exc))]
+    if inputs.get("max_offset") is None:
+        message = (
+            f"{name} needs {spell('max_offset')}: the key check is part of the cutover guard; "
+            f"set {spell('max_offset')} too (0 = in sync), or drop {name}"
+        )
+        return [Failure("max_key_difference", message)]
+    return []
+
+
 def stop_options(
     inputs: Mapping[str, Any], *, timeout: float | None = None, wait: bool = True
 ) -> StopOptions:
@@ -474,6 +525,7 @@ def stop_options(
         strict_finished=strict(inputs),
         max_offset=bound,
         sync_timeout=sync,
+        max_key_difference=key_bound(inputs),
     )
 
 
@@ -482,6 +534,12 @@ def guard(inputs: Mapping[str, Any]) -> tuple[int | None, float]:
     bound = inputs.get("max_offset")
     sync = inputs.get("sync_timeout_seconds") or DEFAULT_SYNC_TIMEOUT_SECONDS
     return (int(bound) if isinstance(bound, int | float) else None), float(sync)
+
+
+def key_bound(inputs: Mapping[str, Any]) -> int | None:
+    """The guard's key check of these inputs: ``max_key_difference``, or None."""
+    keys = inputs.get("max_key_difference")
+    return int(keys) if isinstance(keys, int | float) and not isinstance(keys, bool) else None
 
 
 def missing_tasks(looks: Sequence[TaskOutcome], project_id: str, spell: Spell) -> list[Failure]:
@@ -499,7 +557,14 @@ def missing_tasks(looks: Sequence[TaskOutcome], project_id: str, spell: Spell) -
 
 def _status_of(look: TaskOutcome) -> str:
     lag = f", lag {look.offset}" if look.offset is not None else ""
-    return f"{look.status}{lag}"
+    return f"{look.status}{lag}{_keys_of(look)}"
+
+
+def _keys_of(look: TaskOutcome) -> str:
+    """``, key difference 10`` when both counts were read (the guard's key check only)."""
+    if look.source_keys is None or look.target_keys is None:
+        return ""
+    return f", key difference {look.source_keys - look.target_keys}"
 
 
 def running_line(looks: Sequence[TaskOutcome], limit: int = 5) -> str:
@@ -514,20 +579,59 @@ def running_line(looks: Sequence[TaskOutcome], limit: int = 5) -> str:
     return f"{head}{': ' + shown_ + more if running else ''}{tail}"
 
 
-def lagging_line(looks: Sequence[TaskOutcome], max_offset: int, sync_timeout: float) -> str | None:
-    """With the cutover guard: which running tasks would have to wait for their lag."""
+def lagging_line(
+    looks: Sequence[TaskOutcome],
+    max_offset: int,
+    sync_timeout: float,
+    max_key_difference: int | None = None,
+) -> str | None:
+    """With the cutover guard: which running tasks would have to wait for their lag (and, with
+    the key check, for their target's keys)."""
     lagging = [
         o
         for o in looks
-        if o.outcome is Outcome.RUNNING and o.offset is not None and o.offset > max_offset
+        if o.outcome is Outcome.RUNNING
+        and o.offset is not None
+        and (o.offset > max_offset or _keys_short(o, max_key_difference))
     ]
     if not lagging:
         return None
-    names = ", ".join(f"{o.task_id} (lag {o.offset})" for o in lagging[:5])
+    names = ", ".join(f"{o.task_id} (lag {o.offset}{_keys_of(o)})" for o in lagging[:5])
     more = f" and {len(lagging) - 5} more" if len(lagging) > 5 else ""
+    keys = (
+        f" and their target is at most {max_key_difference} key(s) short"
+        if max_key_difference is not None
+        else ""
+    )
     return (
         f"{len(lagging)} task(s) would wait (up to {sync_timeout:g}s) until their lag is at most "
-        f"{max_offset} before being stopped: {names}{more}"
+        f"{max_offset}{keys} before being stopped: {names}{more}"
+    )
+
+
+def _keys_short(look: TaskOutcome, max_key_difference: int | None) -> bool:
+    if max_key_difference is None or look.source_keys is None or look.target_keys is None:
+        return False
+    return look.source_keys - look.target_keys > max_key_difference
+
+
+def uncounted_line(looks: Sequence[TaskOutcome], max_key_difference: int | None) -> str | None:
+    """With the key check: which running tasks give no key counts (they would be left running)."""
+    if max_key_difference is None:
+        return None
+    uncounted = [
+        o.task_id
+        for o in looks
+        if o.outcome is Outcome.RUNNING
+        and o.offset is not None
+        and (o.source_keys is None or o.target_keys is None)
+    ]
+    if not uncounted:
+        return None
+    return (
+        f"{len(uncounted)} task(s) give no key counts in their stats and would be left running "
+        f"({Outcome.KEYS_UNKNOWN.value}): {', '.join(uncounted[:5])}"
+        + (f" and {len(uncounted) - 5} more" if len(uncounted) > 5 else "")
     )
 
 
@@ -769,6 +873,10 @@ def stop_advice(outcomes: Iterable[Outcome], spelling: Spelling) -> list[str]:
         Outcome.LAG_UNKNOWN: (
             "its lag could not be read (the stats call); it was left running: retry, or drop "
             f"{s.input('max_offset')} to stop without the guard"
+        ),
+        Outcome.KEYS_UNKNOWN: (
+            "its stats gave no key counts to compare (source_dbsize, target_dbsize); it was left "
+            f"running: retry, or drop {s.input('max_key_difference')} to stop on the lag alone"
         ),
     }
     wanted = set(outcomes)

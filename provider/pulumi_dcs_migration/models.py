@@ -298,6 +298,8 @@ class MigrationTaskStats(WireModel):
 
     The SDK types every number as a string; the doc example sends numbers: both are accepted.
     ``offset`` is the incremental-sync lag as an int (0 = in sync; ``None`` when absent).
+    ``source_dbsize`` / ``target_dbsize`` are the key counts of the source and the target, read
+    as whole numbers by :attr:`source_keys` / :attr:`target_keys`.
     """
 
     full_migration_progress: LenientStr = None
@@ -307,6 +309,26 @@ class MigrationTaskStats(WireModel):
     target_input_kbps: LenientStr = None
     target_ops: LenientStr = None
     is_migrating: bool | None = None
+
+    @property
+    def source_keys(self) -> int | None:
+        """The source's key count; ``None`` when absent or not a whole number >= 0."""
+        return _key_count(self.source_dbsize)
+
+    @property
+    def target_keys(self) -> int | None:
+        """The target's key count; ``None`` when absent or not a whole number >= 0."""
+        return _key_count(self.target_dbsize)
+
+
+def _key_count(text: str | None) -> int | None:
+    """A key count from the wire's text. Anything but a whole number >= 0 is no count: the key
+    check then says it cannot compare, rather than failing the whole stats answer (its lag)."""
+    try:
+        count = _to_int(text) if text is not None else None
+    except ValueError:
+        return None
+    return count if isinstance(count, int) and count >= 0 else None
 
 
 # --- errors ---------------------------------------------------------------------------------

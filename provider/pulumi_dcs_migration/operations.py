@@ -102,9 +102,13 @@ class Operations:
         if not missing:
             reporter.say(lifecycle.running_line(looks))
             bound, sync = lifecycle.guard(inputs)
-            waiting = lifecycle.lagging_line(looks, bound, sync) if bound is not None else None
-            if waiting:
-                reporter.say(waiting)
+            keys = lifecycle.key_bound(inputs)
+            waiting = (
+                lifecycle.lagging_line(looks, bound, sync, keys) if bound is not None else None
+            )
+            for line in (waiting, lifecycle.uncounted_line(looks, keys)):
+                if line:
+                    reporter.say(line)
         return missing
 
     def seen(self, inputs: Mapping[str, Any]) -> dict[str, str | None] | None:
@@ -187,4 +191,5 @@ class Operations:
 def _read_options(inputs: Mapping[str, Any]) -> StopOptions:
     """A look's bound in time, and the guard (a guarded look reads each running task's lag)."""
     bound, _ = lifecycle.guard(inputs)
-    return StopOptions(timeout=LOOK_TIMEOUT, max_offset=bound)
+    keys = lifecycle.key_bound(inputs) if bound is not None else None
+    return StopOptions(timeout=LOOK_TIMEOUT, max_offset=bound, max_key_difference=keys)

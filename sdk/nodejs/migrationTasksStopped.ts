@@ -59,6 +59,10 @@ export class MigrationTasksStopped extends pulumi.CustomResource {
      */
     declare public readonly endpoint: pulumi.Output<string | undefined>;
     /**
+     * With maxOffset, the guard counts keys too: stop a task only once its source's key count minus its target's (the stats call's source_dbsize - target_dbsize) is at most this as well, 0 = the same count, so that a target that evicted or filtered keys is never cut over to. A task whose stats give no key counts is left running. Unset: the lag alone.
+     */
+    declare public readonly maxKeyDifference: pulumi.Output<number | undefined>;
+    /**
      * The cutover guard: stop a task only once its incremental-sync lag (the stats call's offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at once.
      */
     declare public readonly maxOffset: pulumi.Output<number | undefined>;
@@ -111,6 +115,7 @@ export class MigrationTasksStopped extends pulumi.CustomResource {
             }
             resourceInputs["deleteRecordsOnDestroy"] = (args?.deleteRecordsOnDestroy) ?? false;
             resourceInputs["endpoint"] = args?.endpoint;
+            resourceInputs["maxKeyDifference"] = args?.maxKeyDifference;
             resourceInputs["maxOffset"] = args?.maxOffset;
             resourceInputs["onFinished"] = (args?.onFinished) ?? "warn";
             resourceInputs["projectId"] = args?.projectId;
@@ -123,6 +128,7 @@ export class MigrationTasksStopped extends pulumi.CustomResource {
         } else {
             resourceInputs["deleteRecordsOnDestroy"] = undefined /*out*/;
             resourceInputs["endpoint"] = undefined /*out*/;
+            resourceInputs["maxKeyDifference"] = undefined /*out*/;
             resourceInputs["maxOffset"] = undefined /*out*/;
             resourceInputs["onFinished"] = undefined /*out*/;
             resourceInputs["projectId"] = undefined /*out*/;
@@ -150,6 +156,10 @@ export interface MigrationTasksStoppedArgs {
      * An explicit API URL instead of the region's (https; plain http only on loopback). Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the resource.
      */
     endpoint?: pulumi.Input<string | undefined>;
+    /**
+     * With maxOffset, the guard counts keys too: stop a task only once its source's key count minus its target's (the stats call's source_dbsize - target_dbsize) is at most this as well, 0 = the same count, so that a target that evicted or filtered keys is never cut over to. A task whose stats give no key counts is left running. Unset: the lag alone.
+     */
+    maxKeyDifference?: pulumi.Input<number | undefined>;
     /**
      * The cutover guard: stop a task only once its incremental-sync lag (the stats call's offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at once.
      */

@@ -19,12 +19,16 @@ clients only, see :mod:`.app`).
   (each optional; bytes and bytes/second) changes one task's lag model from now on.
 - ``POST /_simulator/lag``: the same for ``{"task_ids": [...] or null (all tasks), ...}``;
   answers ``{"updated": n}``.
+- ``POST /_simulator/tasks/{id}/keys``: ``{"source": N, "target": M}`` (each optional) sets the
+  key counts the stats call shows from now on (``source_dbsize`` / ``target_dbsize``); ``null``
+  makes the stats answer omit that count. A count never set follows the lag model.
 - ``POST /_simulator/stop-records``: ``{"task_ids": [...] or null}`` → ``{"records": [{"task_id",
-  "at", "offset"}]}``, every stop request with the offset the stats call showed at that moment.
+  "at", "offset", "source_keys", "target_keys"}]}``, every stop request with the offset and the
+  key counts the stats call showed at that moment.
 
 The task view (``GET /_simulator/tasks/{id}``) shows ``offset`` (now), ``write_rate``,
-``drain_rate``, ``writes_frozen``, ``stop_requested_at``, ``offset_at_stop`` and
-``stop_history``.
+``drain_rate``, ``writes_frozen``, ``stop_requested_at``, ``offset_at_stop``, ``source_keys``,
+``target_keys`` (now) and ``stop_history``.
 """
 
 from __future__ import annotations
@@ -112,6 +116,10 @@ class AdminApi:
             call.params["task_id"] = parts[1]
             key = ("tasks", "{id}", "lag")
             table[key] = {"POST": self.set_lag}
+        elif len(parts) == 3 and parts[0] == "tasks" and parts[2] == "keys":
+            call.params["task_id"] = parts[1]
+            key = ("tasks", "{id}", "keys")
+            table[key] = {"POST": self.set_keys}
         methods = table.get(key)
         if methods is None:
             raise AdminError(404, f"no admin route {call.raw_path}")
@@ -247,6 +255,14 @@ class AdminApi:
                 task.set_lag(now, **changes)
         return {"updated": len(tasks)}
 
+    def set_keys(self, call: Call) -> dict[str, Any]:
+        """Set one task's key counts from now on; answers its view."""
+        changes = _key_changes(_body(call))
+        with self.state.lock:
+            task = self._known(call)
+            task.set_keys(changes)
+            return self.state.raw_view(task)
+
     def stop_records(self, call: Call) -> dict[str, Any]:
         """Every stop request (moment, offset shown then) of the given (or all) tasks."""
         return {"records": self.state.stop_records(_task_ids(_body(call)))}
@@ -298,6 +314,21 @@ def _task_ids(body: dict[str, Any]) -> list[str] | None:
     if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
         raise AdminError(400, "task_ids must be a list of strings or null")
     return ids
+
+
+def _key_changes(body: dict[str, Any]) -> dict[str, int | None]:
+    """The counts of an admin ``keys`` body: whole numbers >= 0, or null (omitted)."""
+    unknown = sorted(set(body) - {"source", "target"})
+    if unknown:
+        raise AdminError(
+            400, f"unknown key-count field(s): {', '.join(unknown)}; use source, target"
+        )
+    for name, count in body.items():
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 0
+        ):
+            raise AdminError(400, f"{name} must be a whole number >= 0 or null, not {count!r}")
+    return dict(body)
 
 
 def _lag_changes(body: dict[str, Any], *, allowed: set[str] | frozenset[str]) -> dict[str, Any]:

@@ -71,8 +71,9 @@ class SimulatorAdmin:
         """Internal view: ``status`` (computed now), ``stop_requested_at``, ``terminated_at``
         (epoch seconds or ``None``), ``deleted``, ``stop_delay`` (``inf`` = never), the lag
         model (``offset`` now, ``write_rate``, ``drain_rate``, ``writes_frozen``), the offset at
-        the latest stop request (``offset_at_stop``) and ``stop_history``
-        (``[{"at", "offset"}]``, kept across restarts)."""
+        the latest stop request (``offset_at_stop``), the key counts now (``source_keys``,
+        ``target_keys``) and ``stop_history`` (``[{"at", "offset", "source_keys",
+        "target_keys"}]``, kept across restarts)."""
         view: dict[str, Any] = self._call("GET", f"/tasks/{task_id}")
         if view.get("stop_delay") == "never":
             view["stop_delay"] = math.inf
@@ -188,9 +189,16 @@ class SimulatorAdmin:
         """Resume the writes (at the task's write rate): its lag grows again."""
         return self.set_lag(task_id, frozen=False)
 
+    def set_keys(self, task_id: str, *, source: int | None, target: int | None) -> dict[str, Any]:
+        """Set the key counts ``task_id``'s stats show from now on (``None``: that count is
+        omitted from the stats answer). Answers the view."""
+        body = {"source": source, "target": target}
+        view: dict[str, Any] = self._call("POST", f"/tasks/{task_id}/keys", body)
+        return view
+
     def stop_records(self, task_ids: list[str] | None = None) -> list[dict[str, Any]]:
         """Every stop request made to ``task_ids`` (or all tasks): ``{"task_id", "at",
-        "offset"}``, ``offset`` being what the stats call showed at that moment."""
+        "offset", "source_keys", "target_keys"}``, what the stats call showed at that moment."""
         records: list[dict[str, Any]] = self._call("POST", "/stop-records", {"task_ids": task_ids})[
             "records"
         ]

@@ -21,6 +21,7 @@ from .state import (
     STOPPING_OR_STOPPED,
     SimulatorState,
     Task,
+    full_progress,
     is_finished,
     is_running,
 )
@@ -392,18 +393,18 @@ def task_details(task: Task, now: float, status: str | None = None) -> dict[str,
 
 def task_stats(task: Task, now: float) -> dict[str, Any]:
     """The stats call's body. Numbers are JSON numbers, as in the doc example (the SDK types
-    them as strings and reads numbers fine). ``offset`` (bytes behind the source, 0 = in sync)
-    is frozen from the stop request on and 0 for tasks not in incremental sync."""
+    them as strings and reads numbers fine), but for the key counts (``source_dbsize``,
+    ``target_dbsize``): strings, as the API documents them; a count set to null is omitted.
+    ``offset`` (bytes behind the source, 0 = in sync) is frozen from the stop request on and 0
+    for tasks not in incremental sync; the counts follow it (:meth:`.state.Task.keys_at`)."""
     status = task.status_at(now)
     migrating = is_running(status)
-    progress = 50 if status in ("MIGRATING", "FULLMIGRATING") else 100
-    if status in ("CREATING", "RUNNING"):
-        progress = 0
+    source, target = task.keys_at(now)
+    counts = {"source_dbsize": source, "target_dbsize": target}
     return {
-        "full_migration_progress": progress,
+        "full_migration_progress": full_progress(status),
         "offset": task.offset_at(now),
-        "source_dbsize": 1000,
-        "target_dbsize": 10 * progress,
+        **{name: str(count) for name, count in counts.items() if count is not None},
         "target_input_kbps": 128 if migrating else 0,
         "target_ops": 50 if migrating else 0,
         "is_migrating": migrating,

@@ -8,7 +8,8 @@ server's thread and test code touch the same state.
 
 The incremental lag (``offset`` of the stats call, in bytes) is piecewise linear in the clock;
 each task keeps the lag and the moment of its last change of rates or status, and
-:meth:`Task.lag_at` extends it from there (formulas there).
+:meth:`Task.lag_at` extends it from there (formulas there). The key counts of the stats call
+(``source_dbsize`` / ``target_dbsize``) follow the lag (:meth:`Task.keys_at`) unless set.
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ INCREMENTAL_SYNC = frozenset({"INCRMIGEATING", "INCRMIGRATING"})
 """Statuses in which the lag evolves (the source is being synced to the target)."""
 STOPPING_OR_STOPPED = frozenset({"TERMINATING", "TERMINATED"})
 """Statuses in which the lag is frozen at the stop request (stats keep showing it)."""
+
+SOURCE_KEYS = 1000
+"""The source's key count a task's stats show unless set (admin ``keys``)."""
+KEY_BYTES = 100
+"""Bytes of lag per key the target lacks (unless set): the counts are equal once the lag is 0."""
+
+KeyCounts = tuple[int | None, int | None]
+"""``(source, target)`` key counts; ``None``: the stats answer omits that count."""
 
 # Endpoints given to tasks made by the admin API and the seed, so list/details look populated.
 # Shared on purpose (100k tasks): the API paths replace these dicts, never mutate them.
@@ -87,7 +96,10 @@ class Task:
     # The offset the stats call showed at the latest stop request (None with no stop pending),
     # and every stop request ever made to this task as (moment, offset); restarts keep it.
     offset_at_stop: int | None = None
-    stop_history: list[tuple[float, int]] | None = None
+    stop_history: list[tuple[float, int, KeyCounts]] | None = None
+    # Key counts set by the admin API, by side ("source", "target"; None: omitted from the
+    # stats); a side not set follows the lag (keys_at).
+    keys_set: dict[str, int | None] | None = None
 
     def terminated_at(self, now: float) -> float | None:
         """When the task became TERMINATED, or ``None`` if it is not (yet)."""
@@ -110,16 +122,17 @@ class Task:
         """Begin the asynchronous stop; the task reads TERMINATING from now on.
 
         Records the moment and the offset the stats call showed at that moment
-        (``offset_at_stop``, also appended to ``stop_history``); the lag freezes there.
+        (``offset_at_stop``, also appended to ``stop_history`` with the key counts shown then);
+        the lag freezes there.
         """
-        offset = self.offset_at(now)
+        offset, keys = self.offset_at(now), self.keys_at(now)
         self._checkpoint(now)
         self.stop_requested_at = now
         self.forced_terminated_at = None
         self.offset_at_stop = offset
         if self.stop_history is None:
             self.stop_history = []
-        self.stop_history.append((now, offset))
+        self.stop_history.append((now, offset, keys))
 
     def set_status(self, status: str, now: float) -> None:
         """Force a stored status, clearing any stop in progress (TERMINATING restarts one)."""
@@ -171,6 +184,23 @@ class Task:
             return 0
         return max(0, math.ceil(self.lag_at(now) - 1e-6))
 
+    def keys_at(self, now: float) -> KeyCounts:
+        """The stats call's key counts at ``now``: each side as set (admin ``keys``), else the
+        model's: the source holds :data:`SOURCE_KEYS`; the target what the full migration has
+        copied (its progress) less a key per :data:`KEY_BYTES` of lag (rounded up, as the
+        offset is), so the counts are equal once the lag is 0 and freeze with it at a stop."""
+        status = self.status_at(now)
+        copied = SOURCE_KEYS * full_progress(status) // 100
+        lacking = math.ceil(self.offset_at(now) / KEY_BYTES)
+        model = {"source": SOURCE_KEYS, "target": max(0, copied - lacking)}
+        fixed = self.keys_set or {}
+        source, target = (fixed.get(side, model[side]) for side in ("source", "target"))
+        return source, target
+
+    def set_keys(self, changes: dict[str, int | None]) -> None:
+        """Fix the counts of the sides in ``changes`` (``None``: the stats omit that count)."""
+        self.keys_set = {**(self.keys_set or {}), **changes}
+
     def _checkpoint(self, now: float) -> None:
         """Fold the lag up to ``now`` into ``lag``/``lag_since`` before anything changes."""
         self.lag = self.lag_at(now)
@@ -196,6 +226,13 @@ class Task:
             self.writes_frozen = frozen
         if offset is not None:
             self.lag = offset
+
+
+def full_progress(status: str) -> int:
+    """The stats call's ``full_migration_progress`` (percent) in ``status``."""
+    if status in ("CREATING", "RUNNING"):
+        return 0
+    return 50 if status in ("MIGRATING", "FULLMIGRATING") else 100
 
 
 def is_running(status: str) -> bool:
@@ -333,12 +370,13 @@ class SimulatorState:
 
     def stop_records(self, task_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Every stop request made to ``task_ids`` (all tasks when ``None``), in task order then
-        time order: ``{"task_id", "at", "offset"}``, ``offset`` as the stats call showed it."""
+        time order: ``{"task_id", "at", "offset", "source_keys", "target_keys"}``, the offset and
+        the key counts as the stats call showed them."""
         with self.lock:
             return [
-                {"task_id": task.task_id, "at": at, "offset": offset}
+                {"task_id": task.task_id, **_stop_record(at, offset, keys)}
                 for task in self._select(task_ids)
-                for at, offset in task.stop_history or ()
+                for at, offset, keys in task.stop_history or ()
             ]
 
     def count(self, operation: str) -> None:
@@ -369,5 +407,11 @@ class SimulatorState:
             "drain_rate": task.drain_rate,
             "writes_frozen": task.writes_frozen,
             "offset_at_stop": task.offset_at_stop,
-            "stop_history": [{"at": at, "offset": off} for at, off in task.stop_history or ()],
+            **dict(zip(("source_keys", "target_keys"), task.keys_at(now), strict=True)),
+            "stop_history": [_stop_record(*record) for record in task.stop_history or ()],
         }
+
+
+def _stop_record(at: float, offset: int, keys: KeyCounts) -> dict[str, Any]:
+    """One stop request as the admin API shows it."""
+    return {"at": at, "offset": offset, "source_keys": keys[0], "target_keys": keys[1]}

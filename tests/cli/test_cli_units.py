@@ -283,6 +283,21 @@ def test_a_max_offset_too_large_for_a_float_is_checked_not_a_crash() -> None:
     assert "--sync-timeout (100) must be less than --timeout (50)" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        (["--max-key-difference", "0"], "--max-key-difference needs --max-offset"),
+        (["--max-offset", "0", "--max-key-difference", "-1"], "-1 is not in the range x>=0"),
+    ],
+)
+def test_the_key_check_follows_the_pulumi_rules(options: list[str], complaint: str) -> None:
+    """--max-key-difference is part of the guard: alone it is refused naming both options."""
+    where = ["--endpoint", "http://127.0.0.1:9", "--project-id", "0" * 32]
+    result = CliRunner().invoke(cli, [*where, "stop", A, *options])
+    assert result.exit_code == 2
+    assert complaint in result.stderr
+
+
 def test_a_long_result_prints_as_aligned_columns_one_row_a_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

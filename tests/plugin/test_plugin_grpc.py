@@ -60,10 +60,20 @@ def test_schema_describes_the_resource_and_the_config() -> None:
         "deleteRecordsOnDestroy",
         "maxOffset",
         "syncTimeoutSeconds",
+        "maxKeyDifference",
     }
     assert {"tasks", "terminatedIds"} <= set(resource["properties"])
     task = schema["types"]["dcs-migration:index:TaskResult"]["properties"]
-    assert set(task) == {"taskId", "name", "status", "outcome", "observedAt", "offset"}
+    assert set(task) == {
+        "taskId",
+        "name",
+        "status",
+        "outcome",
+        "observedAt",
+        "offset",
+        "sourceKeys",
+        "targetKeys",
+    }
     secret = {k for k, v in schema["config"]["variables"].items() if v.get("secret")}
     assert secret == {"accessKey", "secretKey", "securityToken"}
     documented = [
@@ -98,6 +108,21 @@ def test_check_fills_defaults_and_names_bad_fields_in_camel_case(
     assert "timeoutSeconds must be a number of seconds" in text
     _, failures = provider.check({"taskIds": []})
     assert failures == [("taskIds", "taskIds is empty: give at least one migration task id")]
+
+
+def test_check_refuses_the_key_check_without_the_guard_naming_both(
+    provider: PluginProcess, simulator: RunningSimulator
+) -> None:
+    ids = simulator.admin.create_tasks(1)
+    _, failures = provider.check({"taskIds": ids, "maxKeyDifference": 0})
+    assert [p for p, _ in failures] == ["maxKeyDifference"]
+    assert "maxKeyDifference needs maxOffset" in failures[0][1]
+    inputs, failures = provider.check({"taskIds": ids, "maxOffset": 0, "maxKeyDifference": 0})
+    assert failures == [] and inputs["maxKeyDifference"] == 0
+    assert any(
+        f"{ids[0]} (INCRMIGEATING, lag 0, key difference 0)" in m
+        for m in provider.engine.messages(ephemeral=False)
+    )
 
 
 def test_check_names_a_task_that_does_not_exist(

@@ -59,10 +59,13 @@ def test_answers_numbers_that_the_wire_model_reads(
     virtual_simulator.admin.set_lag(task_id, write_rate=1500)
     virtual_clock.sleep(2)
     body = stats(vdcs, task_id)
-    numbers = {k: v for k, v in body.items() if k != "is_migrating"}
+    counts = ("source_dbsize", "target_dbsize")  # strings, as the API documents (issue 23)
+    numbers = {k: v for k, v in body.items() if k not in ("is_migrating", *counts)}
     assert all(isinstance(v, int) for v in numbers.values()), body  # numbers, as the doc example
+    assert all(isinstance(body[k], str) for k in counts), body
     parsed = MigrationTaskStats.model_validate(body)
     assert parsed.offset == 3000 and parsed.is_migrating is True
+    assert (parsed.source_keys, parsed.target_keys) == (1000, 970)
     assert parsed.full_migration_progress == "100"
 
 
@@ -112,7 +115,8 @@ def test_stop_freezes_the_offset_and_records_it(
     view = admin.task(task_id)
     assert view["stop_requested_at"] == stopped_at
     assert view["offset_at_stop"] == 3000 and view["offset"] == 3000
-    assert view["stop_history"] == [{"at": stopped_at, "offset": 3000}]
+    record = {"at": stopped_at, "offset": 3000, "source_keys": 1000, "target_keys": 970}
+    assert view["stop_history"] == [record]
     virtual_clock.sleep(2)
     body = stats(vdcs, task_id)
     assert details(vdcs, task_id)["status"] == "TERMINATING"
@@ -120,7 +124,7 @@ def test_stop_freezes_the_offset_and_records_it(
     virtual_clock.sleep(100)
     assert details(vdcs, task_id)["status"] == "TERMINATED"
     assert offset(vdcs, task_id) == 3000  # frozen where it stopped
-    assert admin.stop_records([task_id]) == [{"task_id": task_id, "at": stopped_at, "offset": 3000}]
+    assert admin.stop_records([task_id]) == [{"task_id": task_id, **record}]
 
 
 @pytest.mark.parametrize("how", ["stop", "sync-stop", "admin-terminating"])
@@ -162,8 +166,8 @@ def test_restart_resumes_from_the_frozen_lag_and_keeps_the_history(
     second = virtual_clock.now()
     stop(vdcs, [task_id])
     assert admin.task(task_id)["stop_history"] == [
-        {"at": first, "offset": 100},
-        {"at": second, "offset": 150},
+        {"at": first, "offset": 100, "source_keys": 1000, "target_keys": 999},
+        {"at": second, "offset": 150, "source_keys": 1000, "target_keys": 998},
     ]
 
 
@@ -365,4 +369,6 @@ def test_lag_model_on_the_state_directly() -> None:
     assert task.lag_at(now[0] + 100) == 0.0
     task.request_stop(now[0] + 10)
     assert task.offset_at_stop == 10 and task.lag_at(now[0] + 1000) == pytest.approx(10.0)
-    assert state.stop_records() == [{"task_id": task_id, "at": 1015.0, "offset": 10}]
+    assert state.stop_records() == [
+        {"task_id": task_id, "at": 1015.0, "offset": 10, "source_keys": 1000, "target_keys": 999}
+    ]

@@ -22,6 +22,14 @@ from pulumi_dcs_migration.decisions import (
 
 POLICY = StopPolicy(resend_after=5.0, max_stop_attempts=3)
 GUARD = StopPolicy(resend_after=5.0, max_stop_attempts=3, max_offset=100, sync_deadline=60.0)
+KEYS = StopPolicy(
+    resend_after=5.0, max_stop_attempts=3, max_offset=100, sync_deadline=60.0, max_key_difference=0
+)
+
+
+def counted(offset: int, source: int | None, target: int | None) -> TaskState:
+    """A running task whose lag and key counts were just read."""
+    return lag_read(TaskState("INCRMIGEATING"), offset, keys=(source, target))
 
 
 def settle(outcome: Outcome) -> Step:
@@ -111,6 +119,21 @@ ROWS = [
         GUARD,
         READ_LAG,
     ),
+    ("keys: in sync, same count", counted(100, 1000, 1000), 0, KEYS, STOP),
+    ("keys: in sync, target 10 short", counted(0, 1000, 990), 10, KEYS, WAIT_SYNC),
+    (
+        "keys: target short at the sync deadline",
+        counted(0, 1000, 990),
+        60,
+        KEYS,
+        settle(Outcome.NOT_IN_SYNC),
+    ),
+    ("keys: lagging, same count", counted(101, 1000, 1000), 10, KEYS, WAIT_SYNC),
+    ("keys: target holds more", counted(0, 1000, 1001), 0, KEYS, STOP),
+    ("keys: no target count", counted(0, 1000, None), 0, KEYS, settle(Outcome.KEYS_UNKNOWN)),
+    ("keys: no source count", counted(101, None, 1000), 0, KEYS, settle(Outcome.KEYS_UNKNOWN)),
+    ("keys: lag alone without the check", counted(0, 1000, None), 0, GUARD, STOP),
+    ("keys: lag not read yet", TaskState("INCRMIGEATING"), 0, KEYS, READ_LAG),
 ]
 
 

@@ -45,6 +45,22 @@ class FakeTask:
     stats_errors: int = 0  # answer stats with a 500 this many times
     offset_at_stop: int | None = None
     stopped_at: float | None = None
+    # the key check: the source holds `source` keys, the target `short` fewer at t = 0, falling by
+    # `catch_up` keys/s; None: the stats answer leaves that count out
+    source: int | None = 1000
+    short: float = 0.0
+    catch_up: float = 0.0
+    no_target: bool = False
+
+    def keys(self, now: float) -> tuple[str | None, str | None]:
+        """The stats answer's key counts (strings, as on the wire), frozen at a stop."""
+        moment = self.stopped_at if self.stopped_at is not None else now
+        short = max(0, math.ceil(self.short - self.catch_up * moment))
+        target = None if self.no_target or self.source is None else self.source - short
+        return (
+            None if self.source is None else str(self.source),
+            None if target is None else str(target),
+        )
 
     def offset(self, now: float) -> int:
         if self.stopped_at is not None:
@@ -142,7 +158,9 @@ class FakeDcs:
         if t.stats_errors > 0:
             t.stats_errors -= 1
             raise ServerError("task stats", 500, "DCS.5000", "Internal error.")
-        return MigrationTaskStats(offset=t.offset(self.clock.now()))
+        now = self.clock.now()
+        source, target = t.keys(now)
+        return MigrationTaskStats(offset=t.offset(now), source_dbsize=source, target_dbsize=target)
 
 
 def fake_dcs(tasks: dict[str, FakeTask], *, start: float = 0.0) -> FakeDcs:
@@ -446,3 +464,97 @@ def test_look_shows_the_lag_of_running_tasks_with_the_guard() -> None:
         (Outcome.ALREADY_TERMINATED, None),
     ]
     assert fake.calls["stats"] == 1
+
+
+# --- the key check (max_key_difference): the target must hold the source's keys too -----------
+
+
+def counting(keys: int = 0, sync: float = 60.0) -> StopOptions:
+    return StopOptions(timeout=600.0, max_offset=100, sync_timeout=sync, max_key_difference=keys)
+
+
+def test_in_sync_with_the_same_count_is_stopped_at_once_and_the_counts_recorded() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=0)})
+    report = engine(fake, counting()).run([tid(1)])
+    outcome = report.outcomes[0]
+    assert outcome.outcome is Outcome.STOPPED and fake.tasks[tid(1)].stopped_at == 0.0
+    assert (outcome.offset, outcome.source_keys, outcome.target_keys) == (0, 1000, 1000)
+    assert entry(outcome)["source_keys"] == 1000 and entry(outcome)["target_keys"] == 1000
+    assert fake.calls["stats"] == 1
+
+
+def test_a_target_keys_short_is_left_running_naming_both_counts_and_what_to_check() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=0, short=10)})
+    report = engine(fake, counting(sync=30)).run([tid(1)])
+    outcome = report.outcomes[0]
+    assert outcome.outcome is Outcome.NOT_IN_SYNC
+    assert fake.calls.get("batch_stop", 0) == 0 and fake.tasks[tid(1)].status == "INCRMIGEATING"
+    assert (outcome.source_keys, outcome.target_keys) == (1000, 990)
+    message = incomplete_message(report.failures(), 1, PULUMI)
+    for words in ("990", "1000", "10 short", "max key difference 0", "eviction", "key filters"):
+        assert words in message, message
+    assert 30.0 <= report.elapsed <= 31.0
+
+
+def test_a_target_that_catches_up_is_stopped_right_after() -> None:
+    # 100 keys short, 10 keys/s: the same count at t = 10 s (the lag is 0 all along)
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=0, short=100, catch_up=10)})
+    report = engine(fake, counting()).run([tid(1)])
+    task = fake.tasks[tid(1)]
+    assert report.outcomes[0].outcome is Outcome.STOPPED
+    assert report.outcomes[0].target_keys == 1000
+    assert task.stopped_at is not None and 10.0 <= task.stopped_at <= 10.25
+
+
+def test_both_bounds_are_waited_for_whichever_comes_last() -> None:
+    # lag within 100 at t = 9 s; keys the same at t = 12 s
+    fake = fake_dcs(
+        {tid(1): FakeTask("INCRMIGEATING", lag=1000, drain=100, short=120, catch_up=10)}
+    )
+    engine(fake, counting()).run([tid(1)])
+    task = fake.tasks[tid(1)]
+    assert task.stopped_at is not None and 12.0 <= task.stopped_at <= 12.25
+    assert (task.offset_at_stop or 0) <= 100
+
+
+def test_a_step_to_the_same_count_is_seen_at_the_next_look() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=0, short=10)})
+    task = fake.tasks[tid(1)]
+    fake.clock.at(5.0, lambda: setattr(task, "short", 0.0))
+    report = engine(fake, counting()).run([tid(1)])
+    assert report.outcomes[0].outcome is Outcome.STOPPED
+    assert task.stopped_at is not None and 5.0 <= task.stopped_at <= 6.0
+
+
+@pytest.mark.parametrize("missing", ["target", "source"])
+def test_no_key_counts_leave_the_task_running_with_its_own_outcome(missing: str) -> None:
+    task = FakeTask("INCRMIGEATING", lag=0, no_target=missing == "target")
+    if missing == "source":
+        task.source = None
+    fake = fake_dcs({tid(1): task})
+    report = engine(fake, counting()).run([tid(1)])
+    outcome = report.outcomes[0]
+    assert outcome.outcome is Outcome.KEYS_UNKNOWN and fake.calls.get("batch_stop", 0) == 0
+    assert outcome.detail is not None and f"{missing}_dbsize" in outcome.detail
+    message = incomplete_message(report.failures(), 1, PULUMI)
+    assert "keys_unknown" in message and "drop max_key_difference" in message
+    assert fake.calls["stats"] == 1  # never waited for
+
+
+def test_without_the_key_check_counts_are_neither_needed_nor_recorded() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=0, short=10, no_target=True)})
+    report = engine(fake, guarded()).run([tid(1)])
+    outcome = report.outcomes[0]
+    assert outcome.outcome is Outcome.STOPPED
+    assert (outcome.source_keys, outcome.target_keys) == (None, None)
+
+
+def test_progress_shows_the_key_difference_beside_the_lag() -> None:
+    fake = fake_dcs({tid(1): FakeTask("INCRMIGEATING", lag=0, short=10)})
+    events: list[ProgressEvent] = []
+    engine(fake, counting(sync=5), on_progress=events.append).run([tid(1)])
+    assert any(
+        "INCRMIGEATING, lag 0, key difference 10" in (status or "")
+        for e in events
+        for _, status in e.pending
+    ), events

@@ -53,6 +53,7 @@ input_values = st.fixed_dictionaries(
         "timeout_seconds": JSON,
         "on_finished": st.one_of(st.sampled_from(["warn", "fail"]), JSON),
         "delete_records_on_destroy": JSON,
+        "max_key_difference": JSON,
         "label": JSON,
         "unknown_key": JSON,
     },

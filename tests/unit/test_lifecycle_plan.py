@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
-from pulumi_dcs_migration.lifecycle import UNKNOWN, Plan, plan
+from pulumi_dcs_migration.lifecycle import (
+    UNKNOWN,
+    Plan,
+    Spell,
+    camel,
+    check_options,
+    plan,
+    snake,
+    stop_options,
+)
 
 A = "c13c87c9-d57a-44db-8701-680e6a12e240"
 B = "d4251718-a032-4eee-b364-5d8e5a00d629"
@@ -315,3 +324,38 @@ def test_plan(
     result = plan(olds, news, now)
     assert result == expected
     assert result.changes is (expected != Plan())
+
+
+# --- the guard's key check: max_key_difference needs max_offset ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "spell", "complaint"),
+    [
+        ({"max_key_difference": 0}, snake, "max_key_difference needs max_offset"),
+        ({"max_key_difference": 0}, camel, "maxKeyDifference needs maxOffset"),
+        ({"max_offset": 0, "max_key_difference": -1}, camel, "maxKeyDifference must be a whole"),
+        ({"max_offset": 0, "max_key_difference": 2.5}, snake, "must be a whole number >= 0"),
+        ({"max_offset": 0, "max_key_difference": True}, snake, "must be a whole number >= 0"),
+        ({"max_offset": 0, "max_key_difference": "10"}, snake, "not '10'"),
+    ],
+)
+def test_a_bad_key_bound_is_refused_naming_the_input(
+    given: dict[str, Any], spell: Spell, complaint: str
+) -> None:
+    failures = check_options(dict(given), spell)
+    assert [f.property for f in failures] == ["max_key_difference"]
+    assert complaint in failures[0].message
+
+
+def test_a_key_bound_with_the_guard_is_taken_whole_and_reaches_the_engine() -> None:
+    given: dict[str, Any] = {"max_offset": 0, "max_key_difference": 10.0}
+    assert check_options(given, snake) == []
+    assert given["max_key_difference"] == 10 and isinstance(given["max_key_difference"], int)
+    assert stop_options(given).max_key_difference == 10
+    assert stop_options({"max_offset": 0}).max_key_difference is None
+
+
+def test_an_unknown_key_bound_or_guard_waits_for_its_value() -> None:
+    assert check_options({"max_offset": UNKNOWN, "max_key_difference": 0}, snake) == []
+    assert check_options({"max_key_difference": UNKNOWN}, snake) == []

@@ -470,6 +470,14 @@ def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: boo
     help="With --max-offset: how long to wait for a lagging task; one still lagging then is "
     "left running (exit 4).",
 )
+@click.option(
+    "--max-key-difference",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="KEYS",
+    help="With --max-offset: stop each task only once its target holds at most this many keys "
+    "fewer than its source too (stats source_dbsize - target_dbsize; 0 = the same count).",
+)
 @json_option
 @pass_options
 def stop_command(
@@ -480,6 +488,7 @@ def stop_command(
     strict_finished: bool,
     max_offset: int | None,
     sync_timeout: float,
+    max_key_difference: int | None,
     as_json: bool,
 ) -> None:
     """Stop tasks and wait until they read TERMINATED. ID '-' reads ids from stdin.
@@ -494,6 +503,7 @@ def stop_command(
         "on_finished": "fail" if strict_finished else "warn",
         "max_offset": max_offset,
         "sync_timeout_seconds": sync_timeout,
+        "max_key_difference": max_key_difference,
     }
     failures = lifecycle.check_options(inputs, SPELLING.input)  # the Pulumi front ends' rules
     if failures:

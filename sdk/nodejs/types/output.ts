@@ -26,9 +26,17 @@ export interface TaskResult {
      */
     outcome?: string;
     /**
+     * With the guard's key check (maxKeyDifference): the source's key count when last read.
+     */
+    sourceKeys?: number;
+    /**
      * The last status seen, spelled as the API spells it.
      */
     status?: string;
+    /**
+     * With the guard's key check (maxKeyDifference): the target's key count when last read.
+     */
+    targetKeys?: number;
     /**
      * The migration task's id.
      */
