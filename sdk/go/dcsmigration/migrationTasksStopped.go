@@ -24,6 +24,8 @@ type MigrationTasksStopped struct {
 	DeleteRecordsOnDestroy pulumi.BoolOutput `pulumi:"deleteRecordsOnDestroy"`
 	// An explicit API URL instead of the region's (https; plain http only on loopback). Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the resource.
 	Endpoint pulumi.StringPtrOutput `pulumi:"endpoint"`
+	// With maxOffset, the guard counts keys too: stop a task only once its source's key count minus its target's (the stats call's source_dbsize - target_dbsize) is at most this as well, 0 = the same count, so that a target that evicted or filtered keys is never cut over to. A task whose stats give no key counts is left running. Unset: the lag alone.
+	MaxKeyDifference pulumi.IntPtrOutput `pulumi:"maxKeyDifference"`
 	// The cutover guard: stop a task only once its incremental-sync lag (the stats call's offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at once.
 	MaxOffset pulumi.IntPtrOutput `pulumi:"maxOffset"`
 	// A task that already ended on its own (SUCCESS, FAILED, ...) can never read TERMINATED: 'warn' counts it as not running and says so; 'fail' makes it an error.
@@ -106,6 +108,8 @@ type migrationTasksStoppedArgs struct {
 	DeleteRecordsOnDestroy *bool `pulumi:"deleteRecordsOnDestroy"`
 	// An explicit API URL instead of the region's (https; plain http only on loopback). Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the resource.
 	Endpoint *string `pulumi:"endpoint"`
+	// With maxOffset, the guard counts keys too: stop a task only once its source's key count minus its target's (the stats call's source_dbsize - target_dbsize) is at most this as well, 0 = the same count, so that a target that evicted or filtered keys is never cut over to. A task whose stats give no key counts is left running. Unset: the lag alone.
+	MaxKeyDifference *int `pulumi:"maxKeyDifference"`
 	// The cutover guard: stop a task only once its incremental-sync lag (the stats call's offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at once.
 	MaxOffset *int `pulumi:"maxOffset"`
 	// A task that already ended on its own (SUCCESS, FAILED, ...) can never read TERMINATED: 'warn' counts it as not running and says so; 'fail' makes it an error.
@@ -128,6 +132,8 @@ type MigrationTasksStoppedArgs struct {
 	DeleteRecordsOnDestroy pulumi.BoolPtrInput
 	// An explicit API URL instead of the region's (https; plain http only on loopback). Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the resource.
 	Endpoint pulumi.StringPtrInput
+	// With maxOffset, the guard counts keys too: stop a task only once its source's key count minus its target's (the stats call's source_dbsize - target_dbsize) is at most this as well, 0 = the same count, so that a target that evicted or filtered keys is never cut over to. A task whose stats give no key counts is left running. Unset: the lag alone.
+	MaxKeyDifference pulumi.IntPtrInput
 	// The cutover guard: stop a task only once its incremental-sync lag (the stats call's offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at once.
 	MaxOffset pulumi.IntPtrInput
 	// A task that already ended on its own (SUCCESS, FAILED, ...) can never read TERMINATED: 'warn' counts it as not running and says so; 'fail' makes it an error.
@@ -239,6 +245,11 @@ func (o MigrationTasksStoppedOutput) DeleteRecordsOnDestroy() pulumi.BoolOutput 
 // An explicit API URL instead of the region's (https; plain http only on loopback). Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the resource.
 func (o MigrationTasksStoppedOutput) Endpoint() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *MigrationTasksStopped) pulumi.StringPtrOutput { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// With maxOffset, the guard counts keys too: stop a task only once its source's key count minus its target's (the stats call's source_dbsize - target_dbsize) is at most this as well, 0 = the same count, so that a target that evicted or filtered keys is never cut over to. A task whose stats give no key counts is left running. Unset: the lag alone.
+func (o MigrationTasksStoppedOutput) MaxKeyDifference() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *MigrationTasksStopped) pulumi.IntPtrOutput { return v.MaxKeyDifference }).(pulumi.IntPtrOutput)
 }
 
 // The cutover guard: stop a task only once its incremental-sync lag (the stats call's offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at once.

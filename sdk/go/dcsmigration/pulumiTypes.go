@@ -23,8 +23,12 @@ type TaskResult struct {
 	Offset *int `pulumi:"offset"`
 	// What happened to the task: stopped, already_terminated or finished_before_stop (and, after a refresh of a task that never got a stop, null).
 	Outcome *string `pulumi:"outcome"`
+	// With the guard's key check (maxKeyDifference): the source's key count when last read.
+	SourceKeys *int `pulumi:"sourceKeys"`
 	// The last status seen, spelled as the API spells it.
 	Status *string `pulumi:"status"`
+	// With the guard's key check (maxKeyDifference): the target's key count when last read.
+	TargetKeys *int `pulumi:"targetKeys"`
 	// The migration task's id.
 	TaskId string `pulumi:"taskId"`
 }
@@ -64,9 +68,19 @@ func (o TaskResultOutput) Outcome() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v TaskResult) *string { return v.Outcome }).(pulumi.StringPtrOutput)
 }
 
+// With the guard's key check (maxKeyDifference): the source's key count when last read.
+func (o TaskResultOutput) SourceKeys() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v TaskResult) *int { return v.SourceKeys }).(pulumi.IntPtrOutput)
+}
+
 // The last status seen, spelled as the API spells it.
 func (o TaskResultOutput) Status() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v TaskResult) *string { return v.Status }).(pulumi.StringPtrOutput)
+}
+
+// With the guard's key check (maxKeyDifference): the target's key count when last read.
+func (o TaskResultOutput) TargetKeys() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v TaskResult) *int { return v.TargetKeys }).(pulumi.IntPtrOutput)
 }
 
 // The migration task's id.

@@ -23,6 +23,7 @@ class MigrationTasksStoppedArgs:
                  task_ids: pulumi.Input[Sequence[pulumi.Input[_builtins.str]]],
                  delete_records_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  endpoint: pulumi.Input[Optional[_builtins.str]] = None,
+                 max_key_difference: pulumi.Input[Optional[_builtins.int]] = None,
                  max_offset: pulumi.Input[Optional[_builtins.int]] = None,
                  on_finished: pulumi.Input[Optional[_builtins.str]] = None,
                  project_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -35,6 +36,7 @@ class MigrationTasksStoppedArgs:
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] task_ids: Ids of the migration tasks that must be stopped. A set: order and repetition are ignored. Each is a UUID or 32 hex digits.
         :param pulumi.Input[_builtins.bool] delete_records_on_destroy: true: destroy also deletes the task records through the API. false: destroy leaves the tasks stopped and touches nothing.
         :param pulumi.Input[_builtins.str] endpoint: An explicit API URL instead of the region's (https; plain http only on loopback). Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the resource.
+        :param pulumi.Input[_builtins.int] max_key_difference: With maxOffset, the guard counts keys too: stop a task only once its source's key count minus its target's (the stats call's source_dbsize - target_dbsize) is at most this as well, 0 = the same count, so that a target that evicted or filtered keys is never cut over to. A task whose stats give no key counts is left running. Unset: the lag alone.
         :param pulumi.Input[_builtins.int] max_offset: The cutover guard: stop a task only once its incremental-sync lag (the stats call's offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at once.
         :param pulumi.Input[_builtins.str] on_finished: A task that already ended on its own (SUCCESS, FAILED, ...) can never read TERMINATED: 'warn' counts it as not running and says so; 'fail' makes it an error.
         :param pulumi.Input[_builtins.str] project_id: The IAM project (32 lower-case hex digits). Default: the provider or stack config, then HW_PROJECT_ID / HUAWEICLOUD_SDK_PROJECT_ID. A change replaces the resource.
@@ -49,6 +51,8 @@ class MigrationTasksStoppedArgs:
             pulumi.set(__self__, "delete_records_on_destroy", delete_records_on_destroy)
         if endpoint is not None:
             pulumi.set(__self__, "endpoint", endpoint)
+        if max_key_difference is not None:
+            pulumi.set(__self__, "max_key_difference", max_key_difference)
         if max_offset is not None:
             pulumi.set(__self__, "max_offset", max_offset)
         if on_finished is None:
@@ -101,6 +105,18 @@ class MigrationTasksStoppedArgs:
     @endpoint.setter
     def endpoint(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "endpoint", value)
+
+    @_builtins.property
+    @pulumi.getter(name="maxKeyDifference")
+    def max_key_difference(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        With maxOffset, the guard counts keys too: stop a task only once its source's key count minus its target's (the stats call's source_dbsize - target_dbsize) is at most this as well, 0 = the same count, so that a target that evicted or filtered keys is never cut over to. A task whose stats give no key counts is left running. Unset: the lag alone.
+        """
+        return pulumi.get(self, "max_key_difference")
+
+    @max_key_difference.setter
+    def max_key_difference(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "max_key_difference", value)
 
     @_builtins.property
     @pulumi.getter(name="maxOffset")
@@ -183,6 +199,7 @@ class MigrationTasksStopped(pulumi.CustomResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  delete_records_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  endpoint: pulumi.Input[Optional[_builtins.str]] = None,
+                 max_key_difference: pulumi.Input[Optional[_builtins.int]] = None,
                  max_offset: pulumi.Input[Optional[_builtins.int]] = None,
                  on_finished: pulumi.Input[Optional[_builtins.str]] = None,
                  project_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -202,6 +219,7 @@ class MigrationTasksStopped(pulumi.CustomResource):
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.bool] delete_records_on_destroy: true: destroy also deletes the task records through the API. false: destroy leaves the tasks stopped and touches nothing.
         :param pulumi.Input[_builtins.str] endpoint: An explicit API URL instead of the region's (https; plain http only on loopback). Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the resource.
+        :param pulumi.Input[_builtins.int] max_key_difference: With maxOffset, the guard counts keys too: stop a task only once its source's key count minus its target's (the stats call's source_dbsize - target_dbsize) is at most this as well, 0 = the same count, so that a target that evicted or filtered keys is never cut over to. A task whose stats give no key counts is left running. Unset: the lag alone.
         :param pulumi.Input[_builtins.int] max_offset: The cutover guard: stop a task only once its incremental-sync lag (the stats call's offset, 0 = in sync) is at most this, so that a cutover loses no write. Unset: stop at once.
         :param pulumi.Input[_builtins.str] on_finished: A task that already ended on its own (SUCCESS, FAILED, ...) can never read TERMINATED: 'warn' counts it as not running and says so; 'fail' makes it an error.
         :param pulumi.Input[_builtins.str] project_id: The IAM project (32 lower-case hex digits). Default: the provider or stack config, then HW_PROJECT_ID / HUAWEICLOUD_SDK_PROJECT_ID. A change replaces the resource.
@@ -240,6 +258,7 @@ class MigrationTasksStopped(pulumi.CustomResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  delete_records_on_destroy: pulumi.Input[Optional[_builtins.bool]] = None,
                  endpoint: pulumi.Input[Optional[_builtins.str]] = None,
+                 max_key_difference: pulumi.Input[Optional[_builtins.int]] = None,
                  max_offset: pulumi.Input[Optional[_builtins.int]] = None,
                  on_finished: pulumi.Input[Optional[_builtins.str]] = None,
                  project_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -260,6 +279,7 @@ class MigrationTasksStopped(pulumi.CustomResource):
                 delete_records_on_destroy = False
             __props__.__dict__["delete_records_on_destroy"] = delete_records_on_destroy
             __props__.__dict__["endpoint"] = endpoint
+            __props__.__dict__["max_key_difference"] = max_key_difference
             __props__.__dict__["max_offset"] = max_offset
             if on_finished is None:
                 on_finished = 'warn'
@@ -299,6 +319,7 @@ class MigrationTasksStopped(pulumi.CustomResource):
 
         __props__.__dict__["delete_records_on_destroy"] = None
         __props__.__dict__["endpoint"] = None
+        __props__.__dict__["max_key_difference"] = None
         __props__.__dict__["max_offset"] = None
         __props__.__dict__["on_finished"] = None
         __props__.__dict__["project_id"] = None
@@ -331,6 +352,14 @@ class MigrationTasksStopped(pulumi.CustomResource):
         An explicit API URL instead of the region's (https; plain http only on loopback). Default: the provider or stack config, then HW_DCS_ENDPOINT. A change replaces the resource.
         """
         return pulumi.get(self, "endpoint")
+
+    @_builtins.property
+    @pulumi.getter(name="maxKeyDifference")
+    def max_key_difference(self) -> pulumi.Output[Optional[_builtins.int]]:
+        """
+        With maxOffset, the guard counts keys too: stop a task only once its source's key count minus its target's (the stats call's source_dbsize - target_dbsize) is at most this as well, 0 = the same count, so that a target that evicted or filtered keys is never cut over to. A task whose stats give no key counts is left running. Unset: the lag alone.
+        """
+        return pulumi.get(self, "max_key_difference")
 
     @_builtins.property
     @pulumi.getter(name="maxOffset")

@@ -30,6 +30,10 @@ class TaskResult(dict):
             suggest = "task_id"
         elif key == "observedAt":
             suggest = "observed_at"
+        elif key == "sourceKeys":
+            suggest = "source_keys"
+        elif key == "targetKeys":
+            suggest = "target_keys"
 
         if suggest:
             pulumi.log.warn(f"Key '{key}' not found in TaskResult. Access the value via the '{suggest}' property getter instead.")
@@ -48,7 +52,9 @@ class TaskResult(dict):
                  observed_at: Optional[_builtins.str] = None,
                  offset: Optional[_builtins.int] = None,
                  outcome: Optional[_builtins.str] = None,
-                 status: Optional[_builtins.str] = None):
+                 source_keys: Optional[_builtins.int] = None,
+                 status: Optional[_builtins.str] = None,
+                 target_keys: Optional[_builtins.int] = None):
         """
         What was seen of one declared task, and what happened to it.
 
@@ -57,7 +63,9 @@ class TaskResult(dict):
         :param _builtins.str observed_at: When that status was read (ISO-8601, UTC).
         :param _builtins.int offset: With the cutover guard (maxOffset): the task's incremental-sync lag when last read.
         :param _builtins.str outcome: What happened to the task: stopped, already_terminated or finished_before_stop (and, after a refresh of a task that never got a stop, null).
+        :param _builtins.int source_keys: With the guard's key check (maxKeyDifference): the source's key count when last read.
         :param _builtins.str status: The last status seen, spelled as the API spells it.
+        :param _builtins.int target_keys: With the guard's key check (maxKeyDifference): the target's key count when last read.
         """
         pulumi.set(__self__, "task_id", task_id)
         if name is not None:
@@ -68,8 +76,12 @@ class TaskResult(dict):
             pulumi.set(__self__, "offset", offset)
         if outcome is not None:
             pulumi.set(__self__, "outcome", outcome)
+        if source_keys is not None:
+            pulumi.set(__self__, "source_keys", source_keys)
         if status is not None:
             pulumi.set(__self__, "status", status)
+        if target_keys is not None:
+            pulumi.set(__self__, "target_keys", target_keys)
 
     @_builtins.property
     @pulumi.getter(name="taskId")
@@ -112,11 +124,27 @@ class TaskResult(dict):
         return pulumi.get(self, "outcome")
 
     @_builtins.property
+    @pulumi.getter(name="sourceKeys")
+    def source_keys(self) -> Optional[_builtins.int]:
+        """
+        With the guard's key check (maxKeyDifference): the source's key count when last read.
+        """
+        return pulumi.get(self, "source_keys")
+
+    @_builtins.property
     @pulumi.getter
     def status(self) -> Optional[_builtins.str]:
         """
         The last status seen, spelled as the API spells it.
         """
         return pulumi.get(self, "status")
+
+    @_builtins.property
+    @pulumi.getter(name="targetKeys")
+    def target_keys(self) -> Optional[_builtins.int]:
+        """
+        With the guard's key check (maxKeyDifference): the target's key count when last read.
+        """
+        return pulumi.get(self, "target_keys")
 
 
