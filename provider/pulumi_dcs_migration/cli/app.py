@@ -333,6 +333,11 @@ def timeout_option(default: float, help: str) -> Callable[[_F], _F]:
     )
 
 
+def whole_number_option(name: str, metavar: str, help: str) -> Callable[[_F], _F]:
+    """An optional whole number >= 0 (the guard's bounds)."""
+    return click.option(name, type=click.IntRange(min=0), default=None, metavar=metavar, help=help)
+
+
 call_timeout_option = timeout_option(
     DEFAULT_CALL_TIMEOUT,
     "Give up after this long, retries and slow answers included (then exit 3).",
@@ -452,12 +457,10 @@ def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: boo
     is_flag=True,
     help="Count tasks that ended on their own (SUCCESS, FAILED...) as not stopped.",
 )
-@click.option(
+@whole_number_option(
     "--max-offset",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="BYTES",
-    help="Cutover guard: stop each task only once its incremental lag (stats offset) is at "
+    "BYTES",
+    "Cutover guard: stop each task only once its incremental lag (stats offset) is at "
     "most this. Default: stop at once.",
 )
 @click.option(
@@ -470,12 +473,10 @@ def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: boo
     help="With --max-offset: how long to wait for a lagging task; one still lagging then is "
     "left running (exit 4).",
 )
-@click.option(
+@whole_number_option(
     "--max-key-difference",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="KEYS",
-    help="With --max-offset: stop each task only once its target holds at most this many keys "
+    "KEYS",
+    "With --max-offset: stop each task only once its target holds at most this many keys "
     "fewer than its source too (stats source_dbsize - target_dbsize; 0 = the same count).",
 )
 @json_option
