@@ -95,9 +95,7 @@ class TaskState:
     @property
     def key_difference(self) -> int | None:
         """The source's key count minus the target's, when both were read."""
-        if self.source_keys is None or self.target_keys is None:
-            return None
-        return self.source_keys - self.target_keys
+        return key_difference(self.source_keys, self.target_keys)
 
     @property
     def phase(self) -> Phase:
@@ -152,6 +150,18 @@ def _guarded(task: TaskState, now: float, policy: StopPolicy) -> Step:
     if now >= policy.sync_deadline:
         return Step(Act.DONE, Outcome.NOT_IN_SYNC)
     return WAIT_SYNC
+
+
+def key_difference(source_keys: int | None, target_keys: int | None) -> int | None:
+    """How many keys the target holds fewer than the source; None unless both were read."""
+    return None if source_keys is None or target_keys is None else source_keys - target_keys
+
+
+def guard_reading(offset: int, difference: int | None) -> str:
+    """What the guard read, as every front end shows it: ``lag 120, key difference 10`` (the key
+    difference with the key check only)."""
+    keys = "" if difference is None else f", key difference {difference}"
+    return f"lag {offset}{keys}"
 
 
 def in_sync(task: TaskState, policy: StopPolicy) -> bool:

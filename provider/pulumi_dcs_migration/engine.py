@@ -48,7 +48,9 @@ from .decisions import (
     StopPolicy,
     TaskState,
     decide,
+    guard_reading,
     in_sync,
+    key_difference,
     lag_read,
     polled,
     stop_sent,
@@ -208,6 +210,11 @@ class TaskOutcome:
         }
 
     @property
+    def key_difference(self) -> int | None:
+        """The key check's reading: the source's key count minus the target's (None: not read)."""
+        return key_difference(self.source_keys, self.target_keys)
+
+    @property
     def ok(self) -> bool:
         """True when the task is not running: stopped, already terminated, or finished on its own."""
         return self.outcome in GOOD_OUTCOMES
@@ -359,12 +366,6 @@ class _Reporter:
         """
         left = self.last_at + self.interval - now
         return left if left > 1e-6 else 0.0
-
-
-def key_difference_text(state: TaskState) -> str:
-    """``, key difference 10`` (source keys - target keys) when both counts were read."""
-    difference = state.key_difference
-    return "" if difference is None else f", key difference {difference}"
 
 
 def _keys_unknown_detail(state: TaskState) -> str:
@@ -707,7 +708,7 @@ class StopEngine:
             return task.status
         if task.state.stop_sent_at is not None:
             return task.status
-        return f"{task.status}, lag {task.state.offset}{key_difference_text(task.state)}"
+        return f"{task.status}, {guard_reading(task.state.offset, task.state.key_difference)}"
 
     # --- stopping ---------------------------------------------------------------------------
 

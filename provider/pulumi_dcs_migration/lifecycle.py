@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Final
 
-from .decisions import GOOD_OUTCOMES, Outcome
+from .decisions import GOOD_OUTCOMES, Outcome, guard_reading
 from .engine import StopOptions, StopReport, TaskOutcome, describe
 from .errors import ConfigurationError
 from .models import TASK_ID_SHAPE, Phase, is_valid_task_id, phase_of
@@ -556,15 +556,9 @@ def missing_tasks(looks: Sequence[TaskOutcome], project_id: str, spell: Spell) -
 
 
 def _status_of(look: TaskOutcome) -> str:
-    lag = f", lag {look.offset}" if look.offset is not None else ""
-    return f"{look.status}{lag}{_keys_of(look)}"
-
-
-def _keys_of(look: TaskOutcome) -> str:
-    """``, key difference 10`` when both counts were read (the guard's key check only)."""
-    if look.source_keys is None or look.target_keys is None:
-        return ""
-    return f", key difference {look.source_keys - look.target_keys}"
+    if look.offset is None:
+        return str(look.status)
+    return f"{look.status}, {guard_reading(look.offset, look.key_difference)}"
 
 
 def running_line(looks: Sequence[TaskOutcome], limit: int = 5) -> str:
@@ -596,7 +590,9 @@ def lagging_line(
     ]
     if not lagging:
         return None
-    names = ", ".join(f"{o.task_id} (lag {o.offset}{_keys_of(o)})" for o in lagging[:5])
+    names = ", ".join(
+        f"{o.task_id} ({guard_reading(o.offset or 0, o.key_difference)})" for o in lagging[:5]
+    )
     more = f" and {len(lagging) - 5} more" if len(lagging) > 5 else ""
     keys = (
         f" and their target is at most {max_key_difference} key(s) short"
@@ -610,9 +606,10 @@ def lagging_line(
 
 
 def _keys_short(look: TaskOutcome, max_key_difference: int | None) -> bool:
-    if max_key_difference is None or look.source_keys is None or look.target_keys is None:
+    difference = look.key_difference
+    if max_key_difference is None or difference is None:
         return False
-    return look.source_keys - look.target_keys > max_key_difference
+    return difference > max_key_difference
 
 
 def uncounted_line(looks: Sequence[TaskOutcome], max_key_difference: int | None) -> str | None:
@@ -622,9 +619,7 @@ def uncounted_line(looks: Sequence[TaskOutcome], max_key_difference: int | None)
     uncounted = [
         o.task_id
         for o in looks
-        if o.outcome is Outcome.RUNNING
-        and o.offset is not None
-        and (o.source_keys is None or o.target_keys is None)
+        if o.outcome is Outcome.RUNNING and o.offset is not None and o.key_difference is None
     ]
     if not uncounted:
         return None
