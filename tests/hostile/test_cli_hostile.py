@@ -196,7 +196,9 @@ def test_a_60mb_answer_is_refused_in_bounded_memory(
     server = hostile(mode)
     run = run_cli(["--endpoint", server.url, "list"], sts_env())
     record("list", run)
-    check(run, 3)
+    # No deadline is tested here: the bound only tells a hang from a slow run (reading 60 MB took
+    # 16 s once on two cores shared with three other test runs).
+    check(run, 3, within=60)
     assert b"larger than" in run.err
 
 
