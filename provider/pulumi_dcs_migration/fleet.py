@@ -271,8 +271,7 @@ class StackLog:
     def line(self, text: str) -> None:
         """One line of pulumi output (stdout or stderr)."""
         text = text.rstrip("\n")
-        self._file.write(text + "\n")
-        self._file.flush()
+        print(text, file=self._file, flush=True)
         if text.strip().startswith("error:"):
             self.errors.append(text.strip())
         if self._settings.verbose:
@@ -388,14 +387,14 @@ def open_backend(settings: FleetSettings) -> None:
     """
     project = auto.ProjectSettings(name=PROJECT_NAME, runtime="python")
     failure: Exception | None = None
-    for attempt in range(BACKEND_OPEN_ATTEMPTS):
-        with tempfile.TemporaryDirectory(prefix="fleet-backend-") as work_dir:
-            workspace = auto.LocalWorkspace(
-                work_dir=work_dir,
-                project_settings=project,
-                env_vars=stack_env(None, settings.backend_url),
-                pulumi_command=settings.command,
-            )
+    with tempfile.TemporaryDirectory(prefix="fleet-backend-") as work_dir:
+        workspace = auto.LocalWorkspace(
+            work_dir=work_dir,
+            project_settings=project,
+            env_vars=stack_env(None, settings.backend_url),
+            pulumi_command=settings.command,
+        )
+        for attempt in range(BACKEND_OPEN_ATTEMPTS):
             try:
                 # whoami opens the backend (creating its table); `stack ls` would too, but on a
                 # PostgreSQL backend holding four stacks or more it hangs (pulumi v3.274.1).
@@ -403,7 +402,7 @@ def open_backend(settings: FleetSettings) -> None:
                 return
             except auto.errors.CommandError as exc:
                 failure = exc
-        time.sleep(0.5 * (attempt + 1))  # let the other opener finish creating the table
+            time.sleep(0.5 * (attempt + 1))  # let the other opener finish creating the table
     raise FleetError(f"cannot open the state backend: {_first_error([], failure or Exception())}")
 
 
