@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -113,8 +114,8 @@ def load_fleet(path: Path) -> list[FleetEntry]:
     if not isinstance(raw, list) or not raw:
         raise FleetError(f"{path}: expected a non-empty list of stacks (or a 'stacks:' list)")
     entries = [_entry(item, index) for index, item in enumerate(raw)]
-    names = [e.stack_name for e in entries]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    names = Counter(e.stack_name for e in entries)
+    duplicates = sorted(n for n, count in names.items() if count > 1)
     if duplicates:
         raise FleetError(f"{path}: two entries map to the same stack: {', '.join(duplicates)}")
     return entries
@@ -124,8 +125,7 @@ def _entry(item: Any, index: int) -> FleetEntry:
     where = f"stacks[{index}]"
     if not isinstance(item, dict):
         raise FleetError(f"{where}: expected a mapping, not {type(item).__name__}")
-    known = {f for f in FleetEntry.__dataclass_fields__}
-    unknown = sorted(set(item) - known)
+    unknown = sorted(set(item) - set(FleetEntry.__dataclass_fields__))
     if unknown:
         raise FleetError(f"{where}: unknown key(s) {', '.join(unknown)}")
     if bool(item.get("region")) == bool(item.get("endpoint")):
@@ -220,10 +220,12 @@ def make_program(entry: FleetEntry) -> Callable[[], None]:
     return program
 
 
-def stack_env(entry: FleetEntry, backend_url: str) -> dict[str, str]:
-    """Environment of this stack's pulumi processes (the provider process inherits it)."""
-    env = {name: "" for name in LOCATION_ENV}
-    env["PULUMI_BACKEND_URL"] = backend_url
+def stack_env(entry: FleetEntry | None, backend_url: str) -> dict[str, str]:
+    """Environment of this stack's pulumi processes (the provider process inherits it); without
+    an entry, of a pulumi process that only opens the backend."""
+    env = dict.fromkeys(LOCATION_ENV, "") | {"PULUMI_BACKEND_URL": backend_url}
+    if entry is None:
+        return env
     for wanted, target in (
         (entry.access_key_env, "HW_ACCESS_KEY"),
         (entry.secret_key_env, "HW_SECRET_KEY"),
@@ -269,8 +271,7 @@ class StackLog:
     def line(self, text: str) -> None:
         """One line of pulumi output (stdout or stderr)."""
         text = text.rstrip("\n")
-        self._file.write(text + "\n")
-        self._file.flush()
+        print(text, file=self._file, flush=True)
         if text.strip().startswith("error:"):
             self.errors.append(text.strip())
         if self._settings.verbose:
@@ -386,17 +387,14 @@ def open_backend(settings: FleetSettings) -> None:
     """
     project = auto.ProjectSettings(name=PROJECT_NAME, runtime="python")
     failure: Exception | None = None
-    for attempt in range(BACKEND_OPEN_ATTEMPTS):
-        with tempfile.TemporaryDirectory(prefix="fleet-backend-") as work_dir:
-            workspace = auto.LocalWorkspace(
-                work_dir=work_dir,
-                project_settings=project,
-                env_vars={
-                    **{name: "" for name in LOCATION_ENV},
-                    "PULUMI_BACKEND_URL": settings.backend_url,
-                },
-                pulumi_command=settings.command,
-            )
+    with tempfile.TemporaryDirectory(prefix="fleet-backend-") as work_dir:
+        workspace = auto.LocalWorkspace(
+            work_dir=work_dir,
+            project_settings=project,
+            env_vars=stack_env(None, settings.backend_url),
+            pulumi_command=settings.command,
+        )
+        for attempt in range(BACKEND_OPEN_ATTEMPTS):
             try:
                 # whoami opens the backend (creating its table); `stack ls` would too, but on a
                 # PostgreSQL backend holding four stacks or more it hangs (pulumi v3.274.1).
@@ -404,7 +402,7 @@ def open_backend(settings: FleetSettings) -> None:
                 return
             except auto.errors.CommandError as exc:
                 failure = exc
-        time.sleep(0.5 * (attempt + 1))  # let the other opener finish creating the table
+            time.sleep(0.5 * (attempt + 1))  # let the other opener finish creating the table
     raise FleetError(f"cannot open the state backend: {_first_error([], failure or Exception())}")
 
 
@@ -413,21 +411,18 @@ def run_fleet(
 ) -> list[StackResult]:
     """Run every entry, at most ``parallel`` at once; results in the fleet file's order."""
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fleet") as pool:
-        futures = [pool.submit(_announced, entry, settings) for entry in entries]
-        return [future.result() for future in futures]
+        return list(pool.map(lambda entry: _announced(entry, settings), entries))
 
 
 def _announced(entry: FleetEntry, settings: FleetSettings) -> StackResult:
-    _say(settings, f"{entry.stack_name}: {settings.action} started ({entry.location})")
+    def say(message: str) -> None:
+        with settings.print_lock:
+            print(f"fleet: {entry.stack_name}: {message}", file=sys.stderr, flush=True)
+
+    say(f"{settings.action} started ({entry.location})")
     result = run_entry(entry, settings)
-    verdict = "ok" if result.ok else "FAILED"
-    _say(settings, f"{entry.stack_name}: {verdict} in {result.seconds:.1f}s ({result.outcome})")
+    say(f"{'ok' if result.ok else 'FAILED'} in {result.seconds:.1f}s ({result.outcome})")
     return result
-
-
-def _say(settings: FleetSettings, message: str) -> None:
-    with settings.print_lock:
-        print(f"fleet: {message}", file=sys.stderr, flush=True)
 
 
 def summary_table(

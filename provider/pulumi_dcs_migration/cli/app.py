@@ -22,22 +22,15 @@ import click
 
 from .. import lifecycle
 from ..client import DcsClient
-from ..engine import Outcome, StopEngine, StopReport, TaskOutcome, unique_ids
-from ..errors import (
-    ConfigurationError,
-    DcsApiError,
-    DcsError,
-    DcsProtocolError,
-    DcsTransportError,
-    InvalidTaskIdError,
-)
+from ..engine import Outcome, StopEngine, unique_ids
+from ..errors import ConfigurationError, DcsApiError, DcsError, InvalidTaskIdError
 from ..lifecycle import (
     DEFAULT_SYNC_TIMEOUT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
     MAX_TIMEOUT_SECONDS,
     Spelling,
 )
-from ..models import MigrationTaskSummary, batches
+from ..models import batches
 from ..policy import show_retries
 from ..redact import Scrubber, visible
 from ..settings import Layer, positive_seconds, resolve, where_to_set
@@ -88,56 +81,20 @@ Credentials come from the environment only (never options):
 
 
 class CliError(click.ClickException):
-    """An error shown as one message on stderr; each subclass has its own exit code. Server text
-    in it was made safe where it entered (the client)."""
+    """An error shown as one message on stderr, exiting with ``code``. Server text in it was made
+    safe where it entered (the client)."""
 
-    exit_code = int(ExitCode.UNEXPECTED)
-
-
-class BadInputError(CliError):
-    """Bad input that is not a usage error (an invalid id, missing settings): exit 2."""
-
-    exit_code = int(ExitCode.USAGE)
-
-
-class ApiError(CliError):
-    """The API refused, could not be reached, or answered garbage: exit 3."""
-
-    exit_code = int(ExitCode.API)
-
-
-class IncompleteError(CliError):
-    """Not every task reached the goal: exit 4."""
-
-    exit_code = int(ExitCode.INCOMPLETE)
-
-
-class Interrupted(CliError):
-    """Ctrl-C: exit 130."""
-
-    exit_code = int(ExitCode.INTERRUPTED)
-
-
-_ERRORS: dict[ExitCode, type[CliError]] = {
-    ExitCode.UNEXPECTED: CliError,
-    ExitCode.USAGE: BadInputError,
-    ExitCode.API: ApiError,
-    ExitCode.INCOMPLETE: IncompleteError,
-    ExitCode.INTERRUPTED: Interrupted,
-}
-
-
-def cli_error(message: str, code: ExitCode) -> CliError:
-    """A :class:`CliError` that exits with ``code``."""
-    return _ERRORS[code](message)
+    def __init__(self, message: str, code: ExitCode = ExitCode.UNEXPECTED) -> None:
+        super().__init__(message)
+        # click's stubs call exit_code a ClassVar; click reads it from the instance.
+        self.exit_code = int(code)  # type: ignore[misc]
 
 
 def error_exit_code(exc: BaseException) -> ExitCode:
     """The exit code for an exception raised by a command."""
     if isinstance(exc, InvalidTaskIdError | ConfigurationError):
         return ExitCode.USAGE
-    if isinstance(exc, DcsApiError | DcsTransportError | DcsProtocolError | DcsError):
-        # DcsError covers the rest of the package's errors: all are about the API.
+    if isinstance(exc, DcsError):  # the rest of the package's errors: all are about the API
         return ExitCode.API
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
@@ -185,17 +142,15 @@ class DcsGroup(click.Group):
 def as_cli_error(exc: BaseException, options: GlobalOptions, suffix: str = "") -> CliError:
     """``exc`` as this command line says it (advice, ``-v``, no secret), with its exit code."""
     code = error_exit_code(exc)
-    return cli_error(options.scrub(_message(exc, code, options) + suffix), code)
-
-
-def _message(exc: BaseException, code: ExitCode, options: GlobalOptions) -> str:
     if code is ExitCode.INTERRUPTED:
-        return "interrupted"
-    if code is ExitCode.UNEXPECTED:
-        return f"unexpected error ({type(exc).__name__}): {visible(str(exc))}"
-    if isinstance(exc, DcsApiError):
-        return exc.describe(options.where, verbose=options.verbose)
-    return str(exc)
+        message = "interrupted"
+    elif code is ExitCode.UNEXPECTED:
+        message = f"unexpected error ({type(exc).__name__}): {visible(str(exc))}"
+    elif isinstance(exc, DcsApiError):
+        message = exc.describe(options.where, verbose=options.verbose)
+    else:
+        message = str(exc)
+    return CliError(options.scrub(message + suffix), code)
 
 
 @dataclass(frozen=True)
@@ -219,18 +174,9 @@ class GlobalOptions:
     @property
     def layer(self) -> Layer:
         """These options as a settings layer (credentials: environment only)."""
-        return Layer(
-            {
-                "region": self.region,
-                "endpoint": self.endpoint,
-                "project_id": self.project_id,
-                "ca_bundle": self.ca_bundle,
-                "insecure_skip_verify": self.insecure,
-                "max_requests_per_second": self.max_rps,
-            },
-            _OPTION_SPELLING.get,
-            "option",
-        )
+        # Each setting's value is the field named like its option (--max-rps: max_rps).
+        values = {s: getattr(self, o[2:].replace("-", "_")) for s, o in _OPTION_SPELLING.items()}
+        return Layer(values, _OPTION_SPELLING.get, "option")
 
     def where(self, setting: str) -> str:
         """Where a user of the command line sets ``setting``: its option, or the environment."""
@@ -283,25 +229,14 @@ pass_options = click.make_pass_decorator(GlobalOptions)
 @click.option("-v", "--verbose", is_flag=True, help="Show the server's whole error text.")
 @click.version_option(package_name="pulumi-dcs-migration", prog_name="dcs-migration")
 @click.pass_context
-def cli(
-    ctx: click.Context,
-    endpoint: str | None,
-    region: str | None,
-    project_id: str | None,
-    ca_bundle: str | None,
-    insecure: bool | None,
-    max_rps: float | None,
-    verbose: bool,
-) -> None:
+def cli(ctx: click.Context, /, **options: Any) -> None:
     """List, inspect, stop, restart and delete Huawei Cloud DCS data-migration tasks.
 
     Tables go to stdout (or JSON with --json); progress, warnings and errors go to stderr.
     """
-    if ca_bundle and insecure:
+    if options["ca_bundle"] and options["insecure"]:
         raise click.UsageError("--ca-bundle and --insecure contradict each other; pick one")
-    ctx.obj = GlobalOptions(
-        endpoint, region, project_id, ca_bundle, insecure, verbose, max_rps=max_rps
-    )
+    ctx.obj = GlobalOptions(**options)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
@@ -320,10 +255,10 @@ DEFAULT_CALL_TIMEOUT = 300.0
 """``--timeout`` of the commands that do not wait (list, show, restart, delete)."""
 
 
-def timeout_option(default: float, help: str) -> Callable[[_F], _F]:
-    """``--timeout SECONDS``, checked like every number of seconds."""
+def seconds_option(name: str, default: float, help: str) -> Callable[[_F], _F]:
+    """``NAME SECONDS``, checked like every number of seconds."""
     return click.option(
-        "--timeout",
+        name,
         type=float,
         callback=_seconds,
         default=default,
@@ -338,15 +273,11 @@ def whole_number_option(name: str, metavar: str, help: str) -> Callable[[_F], _F
     return click.option(name, type=click.IntRange(min=0), default=None, metavar=metavar, help=help)
 
 
-call_timeout_option = timeout_option(
+call_timeout_option = seconds_option(
+    "--timeout",
     DEFAULT_CALL_TIMEOUT,
     "Give up after this long, retries and slow answers included (then exit 3).",
 )
-
-
-def deadline_in(seconds: float) -> float:
-    """The ``time.monotonic()`` instant ``seconds`` from now (a client's deadline)."""
-    return time.monotonic() + seconds
 
 
 def read_ids(args: Iterable[str], stdin: Iterable[str] | None = None) -> list[str]:
@@ -358,10 +289,7 @@ def read_ids(args: Iterable[str], stdin: Iterable[str] | None = None) -> list[st
     """
     raw: list[str] = []
     for arg in args:
-        if arg == "-":
-            raw += _stdin_ids(stdin if stdin is not None else sys.stdin)
-        else:
-            raw.append(arg)
+        raw += _stdin_ids(sys.stdin if stdin is None else stdin) if arg == "-" else [arg]
     ids = unique_ids(raw)
     if not ids:
         raise click.UsageError("no task ids given: pass ids, or - to read them from stdin")
@@ -369,12 +297,8 @@ def read_ids(args: Iterable[str], stdin: Iterable[str] | None = None) -> list[st
 
 
 def _stdin_ids(lines: Iterable[str]) -> list[str]:
-    ids = []
-    for line in lines:
-        text = line.split("#", 1)[0].strip()
-        if text:
-            ids.append(text[1:-1] if len(text) > 1 and text[0] == text[-1] == '"' else text)
-    return ids
+    texts = (line.split("#", 1)[0].strip() for line in lines)
+    return [t[1:-1] if len(t) > 1 and t[0] == t[-1] == '"' else t for t in texts if t]
 
 
 # --- list / show ------------------------------------------------------------------------------
@@ -389,11 +313,6 @@ def status_filter(values: Iterable[str]) -> frozenset[str]:
     if wanted & {"INCRMIGRATING", "INCRMIGEATING"}:
         wanted |= {"INCRMIGRATING", "INCRMIGEATING"}
     return frozenset(wanted)
-
-
-def matches(task: MigrationTaskSummary, wanted: frozenset[str]) -> bool:
-    """True when no filter is set or the task's status is one of ``wanted``."""
-    return not wanted or (task.status or "").strip().upper() in wanted
 
 
 @cli.command("list")
@@ -417,9 +336,13 @@ def list_command(
 ) -> None:
     """List every migration task of the project (all pages)."""
     wanted = status_filter(statuses)
-    at = deadline_in(timeout)
+    at = time.monotonic() + timeout
     with opts.client() as client, client.deadline(at):
-        tasks = [t for t in client.iter_tasks(name=name) if matches(t, wanted)]
+        tasks = [
+            t
+            for t in client.iter_tasks(name=name)
+            if not wanted or (t.status or "").strip().upper() in wanted
+        ]
     output.print_tasks(tasks, as_json)
 
 
@@ -431,7 +354,7 @@ def list_command(
 def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: bool) -> None:
     """Show one task's details (passwords are masked)."""
     [checked] = unique_ids([task_id])
-    at = deadline_in(timeout)
+    at = time.monotonic() + timeout
     with opts.client() as client, client.deadline(at):
         task = client.get_task(checked)
     output.print_task(task, as_json)
@@ -448,7 +371,8 @@ def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: boo
     show_default=True,
     help="Wait until every task reads TERMINATED, or only send the stop requests.",
 )
-@timeout_option(
+@seconds_option(
+    "--timeout",
     DEFAULT_TIMEOUT_SECONDS,
     "Give up after this long, waiting and every request included (tasks not stopped: exit 4).",
 )
@@ -463,14 +387,10 @@ def show_command(opts: GlobalOptions, task_id: str, timeout: float, as_json: boo
     "Cutover guard: stop each task only once its incremental lag (stats offset) is at "
     "most this. Default: stop at once.",
 )
-@click.option(
+@seconds_option(
     "--sync-timeout",
-    type=float,
-    callback=_seconds,
-    default=DEFAULT_SYNC_TIMEOUT_SECONDS,
-    show_default=True,
-    metavar="SECONDS",
-    help="With --max-offset: how long to wait for a lagging task; one still lagging then is "
+    DEFAULT_SYNC_TIMEOUT_SECONDS,
+    "With --max-offset: how long to wait for a lagging task; one still lagging then is "
     "left running (exit 4).",
 )
 @whole_number_option(
@@ -513,35 +433,30 @@ def stop_command(
     with opts.client() as client, progress_reporter(len(ids)) as on_progress:
         report = StopEngine(client, options, on_progress=on_progress).run(ids)
     output.print_outcomes(report.outcomes, as_json)
-    failed = stop_failures(report, wait=wait, strict_finished=strict_finished)
+    # Without waiting, an accepted stop is a success.
+    failed = [
+        o
+        for o in report.failures(strict_finished=strict_finished)
+        if wait or o.outcome is not Outcome.STOP_REQUESTED
+    ]
     if failed:
-        raise IncompleteError(incomplete_message(failed, len(ids)))
+        message = lifecycle.incomplete_message(failed, len(ids), SPELLING)
+        raise CliError(message, ExitCode.INCOMPLETE)
 
 
-def stop_failures(report: StopReport, *, wait: bool, strict_finished: bool) -> list[TaskOutcome]:
-    """Tasks that count as not stopped; without waiting, an accepted stop is a success."""
-    failed = report.failures(strict_finished=strict_finished)
-    if not wait:
-        failed = [o for o in failed if o.outcome is not Outcome.STOP_REQUESTED]
-    return failed
+_INPUT_OPTIONS = {
+    "task_ids": "the ids",
+    "timeout_seconds": "--timeout",
+    "sync_timeout_seconds": "--sync-timeout",
+}
 
-
-def _input_option(name: str) -> str:
-    """How the command line spells a stop's input: its option."""
-    return {
-        "task_ids": "the ids",
-        "timeout_seconds": "--timeout",
-        "sync_timeout_seconds": "--sync-timeout",
-    }.get(name, "--" + name.replace("_", "-"))
-
-
-SPELLING = Spelling(_input_option, "--timeout", "the same command", "without --strict-finished")
-"""The command line's words in the one wording of advice."""
-
-
-def incomplete_message(failed: Sequence[TaskOutcome], total: int) -> str:
-    """The exit-4 message: each task not stopped, with its status, then what to do."""
-    return lifecycle.incomplete_message(failed, total, SPELLING)
+SPELLING = Spelling(
+    lambda name: _INPUT_OPTIONS.get(name, "--" + name.replace("_", "-")),
+    "--timeout",
+    "the same command",
+    "without --strict-finished",
+)
+"""The command line's words in the one wording of advice: an input is spelled as its option."""
 
 
 # --- restart / delete -------------------------------------------------------------------------
@@ -558,7 +473,7 @@ def restart_command(
     """Restart stopped online migration tasks (batches of 50). ID '-' reads stdin."""
     ids = read_ids(task_ids)
     rows = []
-    at = deadline_in(timeout)
+    at = time.monotonic() + timeout
     with opts.client() as client, client.deadline(at):
         for chunk in batches(ids):
             answered = {item.task_id: item for item in client.batch_restart(chunk)}
@@ -567,7 +482,8 @@ def restart_command(
     failed = [r for r in rows if r["result"] != "success"]
     if failed:
         names = ", ".join(f"{r['task_id']} ({r['error_code']}: {r['error_msg']})" for r in failed)
-        raise IncompleteError(f"{len(failed)} of {len(ids)} task(s) were not restarted: {names}")
+        message = f"{len(failed)} of {len(ids)} task(s) were not restarted: {names}"
+        raise CliError(message, ExitCode.INCOMPLETE)
 
 
 @cli.command("delete")
@@ -585,7 +501,7 @@ def delete_command(
         raise click.UsageError(f"refusing to delete {len(ids)} task record(s) without --yes")
     deleted: list[str] = []
     failure: DcsError | None = None
-    with opts.client() as client, client.deadline(deadline_in(timeout)):
+    with opts.client() as client, client.deadline(time.monotonic() + timeout):
         try:
             for chunk in batches(ids):
                 deleted += client.delete_tasks(chunk) or chunk

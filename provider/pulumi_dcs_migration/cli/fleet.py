@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 
 from .. import fleet
-from .app import IncompleteError
+from .app import CliError, ExitCode
 
 
 def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
@@ -115,6 +115,5 @@ def fleet_command(
         summary_json.write_text(json.dumps(payload, indent=2))
     failed = [r.stack for r in results if not r.ok]
     if failed:
-        raise IncompleteError(
-            f"{len(failed)} of {len(results)} stack(s) failed: {', '.join(failed)}"
-        )
+        message = f"{len(failed)} of {len(results)} stack(s) failed: {', '.join(failed)}"
+        raise CliError(message, ExitCode.INCOMPLETE)

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 from rich.cells import cell_len
-from rich.console import Console, RenderableType
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -32,9 +32,9 @@ PIPE_WIDTH = 200
 
 def stdout_console() -> Console:
     """The console for results: wide when piped, so long ids stay whole."""
-    console = Console(soft_wrap=False)
+    console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(soft_wrap=False, width=PIPE_WIDTH)
+        console = Console(width=PIPE_WIDTH)
     return console
 
 
@@ -74,47 +74,29 @@ def _text(value: Any) -> str:
     return text
 
 
-def _table(
-    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> RenderableType | str:
-    """A result table: rich's, or plain aligned columns past :data:`LONG_TABLE` rows."""
+def _print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Print a result table on stdout: rich's, or plain aligned columns past :data:`LONG_TABLE`
+    rows, each row one line (widths in terminal cells: CJK names line up too)."""
     cells = [[_text(v) for v in row] for row in rows]
     caption = f"{len(cells)} task(s)"
     if len(cells) > LONG_TABLE:
-        return _columns(title, columns, cells, caption)
-    table = Table(title=title, title_justify="left")
+        widths = [
+            max(map(cell_len, [c, *(row[i] for row in cells)])) for i, c in enumerate(columns)
+        ]
+        lines = [
+            "  ".join(
+                v + " " * (w - cell_len(v)) for v, w in zip(row, widths, strict=True)
+            ).rstrip()
+            for row in [columns, *cells]
+        ]
+        click.echo("\n".join([*([title] if title else []), *lines, caption]))
+        return
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for n, column in enumerate(columns):
         table.add_column(column, no_wrap=n == 0)
     for row in cells:
         table.add_row(*(Text(v) for v in row))  # Text: a name such as "[red]x" stays as typed
-    table.caption = caption
-    table.caption_justify = "left"
-    return table
-
-
-def _show(table: RenderableType | str) -> None:
-    """Print a result table on stdout (plain columns as they are: each row, one line)."""
-    if isinstance(table, str):
-        click.echo(table)
-    else:
-        stdout_console().print(table)
-
-
-def _columns(
-    title: str | None, columns: Sequence[str], cells: list[list[str]], caption: str
-) -> str:
-    """The same table as aligned columns (widths in terminal cells: CJK names line up too)."""
-    widths = [
-        max([cell_len(c), *(cell_len(row[i]) for row in cells)]) for i, c in enumerate(columns)
-    ]
-
-    def line(values: Sequence[str]) -> str:
-        padded = (v + " " * (w - cell_len(v)) for v, w in zip(values, widths, strict=True))
-        return "  ".join(padded).rstrip()
-
-    lines = [title] if title else []
-    lines += [line(columns), *(line(row) for row in cells), caption]
-    return "\n".join(lines)
+    stdout_console().print(table)
 
 
 # --- list ---------------------------------------------------------------------------------
@@ -126,7 +108,7 @@ def print_tasks(tasks: Sequence[MigrationTaskSummary], as_json: bool) -> None:
         echo_json_array(t.model_dump(mode="json") for t in tasks)  # every field the API sent
         return
     rows = ((t.task_id, t.task_name, t.status, t.migration_type, t.created_at) for t in tasks)
-    _show(_table(None, ("id", "name", "status", "type", "created"), rows))
+    _print_table(None, ("id", "name", "status", "type", "created"), rows)
 
 
 # --- show ---------------------------------------------------------------------------------
@@ -170,7 +152,7 @@ def print_outcomes(outcomes: Sequence[TaskOutcome], as_json: bool) -> None:
         echo_json(rows)
         return
     columns = ("task_id", "name", "status", "outcome", "observed_at", "detail")
-    _show(_table("stop", columns, ([r[c] for c in columns] for r in rows)))
+    _print_table("stop", columns, ([r[c] for c in columns] for r in rows))
 
 
 def batch_json(task_id: str, item: BatchItemResult | None) -> dict[str, Any]:
@@ -196,4 +178,4 @@ def print_rows(title: str, rows: Sequence[Mapping[str, Any]], as_json: bool) -> 
         echo_json(list(rows))
         return
     columns = list(rows[0]) if rows else ["task_id", "result"]
-    _show(_table(title, columns, ([r.get(c) for c in columns] for r in rows)))
+    _print_table(title, columns, ([r.get(c) for c in columns] for r in rows))

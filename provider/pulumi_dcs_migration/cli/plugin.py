@@ -22,7 +22,7 @@ import click
 
 from .. import __version__
 from ..plugin.schema import PACKAGE, schema_json
-from .app import BadInputError, CliError
+from .app import CliError, ExitCode
 
 LAUNCHER = f"pulumi-resource-{PACKAGE}"
 
@@ -42,7 +42,9 @@ def _pulumi(explicit: str | None) -> str:
     beside = Path(sys.prefix) / "bin" / "pulumi"
     found = str(beside) if beside.exists() else shutil.which("pulumi")
     if not found:
-        raise BadInputError("no pulumi CLI found: pass --pulumi PATH (or put pulumi on PATH)")
+        raise CliError(
+            "no pulumi CLI found: pass --pulumi PATH (or put pulumi on PATH)", ExitCode.USAGE
+        )
     return found
 
 
@@ -65,19 +67,11 @@ def install_command(pulumi_path: str | None) -> None:
         launcher = Path(folder) / LAUNCHER
         launcher.write_text(launcher_script())
         launcher.chmod(0o755)
-        command = [
-            pulumi,
-            "plugin",
-            "install",
-            "resource",
-            PACKAGE,
-            __version__,
-            "--file",
-            folder,
-            "--reinstall",
-        ]
+        args = ["install", "resource", PACKAGE, __version__, "--file", folder, "--reinstall"]
         env = {**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}
-        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        done = subprocess.run(
+            [pulumi, "plugin", *args], capture_output=True, text=True, env=env, check=False
+        )
     if done.returncode != 0:
         raise CliError(f"pulumi plugin install failed: {(done.stderr or done.stdout).strip()}")
     click.echo(f"installed resource plugin {PACKAGE} v{__version__} (runs {sys.executable})")

@@ -48,21 +48,20 @@ def render_progress(
         return Group(header, Text("sending stop requests...", style="dim"))
     if not event.pending:
         return header
-    return Group(header, _pending_table(event, limit))
-
-
-def _pending_table(event: ProgressEvent, limit: int) -> Table:
-    table = Table(box=None, padding=(0, 2), show_header=True, header_style="dim")
+    more = len(event.pending) - limit
+    table = Table(
+        box=None,
+        padding=(0, 2),
+        header_style="dim",
+        caption=f"and {more} more" if more > 0 else None,
+        caption_justify="left",
+    )
     table.add_column("waiting for", no_wrap=True)
     table.add_column("status")
     for task_id, status in event.pending[:limit]:
         # Ids and statuses were made safe where they entered (the client).
         table.add_row(Text(task_id), Text(status or "?"))
-    more = len(event.pending) - limit
-    if more > 0:
-        table.caption = f"and {more} more"
-        table.caption_justify = "left"
-    return table
+    return Group(header, table)
 
 
 class LiveView:
