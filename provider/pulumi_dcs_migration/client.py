@@ -118,18 +118,14 @@ class _Allowance:
         return per_answer, f"the answer {verb} {per_answer} {what}"
 
 
-def _task_path(task_id: str) -> str:
+def _checked(task_id: str) -> str:
     if not is_valid_task_id(task_id):
         raise InvalidTaskIdError(task_id)
-    return quote(task_id, safe="")
+    return task_id
 
 
-def _check_ids(task_ids: Sequence[str]) -> list[str]:
-    ids = list(task_ids)
-    for task_id in ids:
-        if not is_valid_task_id(task_id):
-            raise InvalidTaskIdError(task_id)
-    return ids
+def _task_path(task_id: str) -> str:
+    return quote(_checked(task_id), safe="")
 
 
 class DcsClient:
@@ -330,21 +326,22 @@ class DcsClient:
 
     def batch_stop(self, task_ids: Sequence[str]) -> list[BatchItemResult]:
         """``POST /migration-task/batch-stop``: hand over stop requests; results per task."""
-        body = {"migration_tasks": _check_ids(task_ids)}
-        data = self._call("batch stop", "POST", "/migration-task/batch-stop", json_body=body)
-        _check_batch_shape("batch stop", data)
-        return self._parse("batch stop", data, BatchResultResponse).migration_tasks
+        return self._batch("batch stop", "/migration-task/batch-stop", task_ids)
 
     def batch_restart(self, task_ids: Sequence[str]) -> list[BatchItemResult]:
         """``POST /migration-tasks/batch-restart`` (online tasks; at most 50 per call)."""
-        body = {"migration_tasks": _check_ids(task_ids)}
-        data = self._call("batch restart", "POST", "/migration-tasks/batch-restart", json_body=body)
-        _check_batch_shape("batch restart", data)
-        return self._parse("batch restart", data, BatchResultResponse).migration_tasks
+        return self._batch("batch restart", "/migration-tasks/batch-restart", task_ids)
+
+    def _batch(self, operation: str, path: str, task_ids: Sequence[str]) -> list[BatchItemResult]:
+        body = {"migration_tasks": [_checked(t) for t in task_ids]}
+        data = self._call(operation, "POST", path, json_body=body)
+        # A batch answer has a migration_tasks array (an empty answer is no success).
+        _check_shape(operation, data, "migration_tasks", list, "an array of results")
+        return self._parse(operation, data, BatchResultResponse).migration_tasks
 
     def delete_tasks(self, task_ids: Sequence[str]) -> list[str]:
         """``DELETE /migration-tasks/delete``: delete task records; returns the echoed ids."""
-        body = {"task_id_list": _check_ids(task_ids)}
+        body = {"task_id_list": [_checked(t) for t in task_ids]}
         data = self._call("delete tasks", "DELETE", "/migration-tasks/delete", json_body=body)
         return self._parse("delete tasks", data, DeleteTasksBody).task_id_list
 
@@ -358,7 +355,6 @@ class DcsClient:
         *,
         params: dict[str, Any] | None = None,
         json_body: Any = None,
-        idempotent: bool = True,
         allowance: _Allowance | None = None,
     ) -> Any:
         content = None
@@ -368,16 +364,36 @@ class DcsClient:
             headers["Content-Type"] = "application/json;charset=UTF-8"
 
         def send(deadline: Deadline) -> Any:
-            return self._send_once(
-                operation, method, path, params, content, headers, deadline, allowance
+            left = deadline.left()
+            if left <= 0:
+                raise deadline.exceeded(operation)
+            t = self._http.timeout.as_dict()  # none longer than the time left
+            timeout = httpx.Timeout(
+                **{k: left if v is None else min(v, left) for k, v in t.items()}
             )
+            request = self._http.build_request(
+                method, path, params=params, content=content, headers=headers, timeout=timeout
+            )
+            bound: contextlib.AbstractContextManager[None] = (
+                self._transport.bounded(deadline.at)
+                if self._transport is not None
+                else contextlib.nullcontext()  # a test's transport: no sockets to bound
+            )
+            with bound:
+                response = self._http.send(request, stream=True)
+                try:
+                    body = self._read_body(operation, response, deadline, allowance)
+                finally:
+                    response.close()
+            if response.status_code == 204 or not body or body.isspace():
+                return {}
+            return self._decode(operation, body, self._request_id(response), allowance)
 
         try:
             return self.policy.call(
                 operation,
                 send,
                 deadline=self._deadline,
-                idempotent=idempotent,
                 priority=Priority.READ if method == "GET" else Priority.WRITE,
             )
         except httpx.TimeoutException as exc:
@@ -386,71 +402,29 @@ class DcsClient:
             detail = self._safe(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_TEXT]
             raise DcsTransportError(operation, detail) from None
 
-    def _send_once(
+    def _read_body(
         self,
         operation: str,
-        method: str,
-        path: str,
-        params: dict[str, Any] | None,
-        content: bytes | None,
-        headers: dict[str, str],
+        response: httpx.Response,
         deadline: Deadline,
         allowance: _Allowance | None,
-    ) -> Any:
-        left = deadline.left()
-        if left <= 0:
-            raise deadline.exceeded(operation)
-        request = self._http.build_request(
-            method,
-            path,
-            params=params,
-            content=content,
-            headers=headers,
-            timeout=self._timeout_within(left),
-        )
-        bounded = self._transport.bounded if self._transport is not None else _unbounded
-        with bounded(deadline.at):
-            response = self._http.send(request, stream=True)
-            try:
-                status = response.status_code
-                if 300 <= status < 400 or status < 200:
-                    raise self._unexpected_status(operation, response)
-                if status >= 400:
-                    body = self._read_limited(
-                        operation, response, deadline, MAX_ERROR_BODY, cut=True
-                    )
-                    raise self._api_error(operation, response, body)
-                limit, what = self.max_response_bytes, ""
-                if allowance is not None:
-                    limit, what = allowance.limit(
-                        "bytes",
-                        limit,
-                        allowance.used_bytes,
-                        allowance.max_bytes,
-                        verb="is larger than",
-                    )
-                body = self._read_limited(operation, response, deadline, limit, what=what)
-            finally:
-                response.close()
+    ) -> bytes:
+        """A success's body, within the limits; any other answer raised as its error."""
+        status = response.status_code
+        if 300 <= status < 400 or status < 200:
+            raise self._unexpected_status(operation, response)
+        if status >= 400:
+            body = self._read_limited(operation, response, deadline, MAX_ERROR_BODY, cut=True)
+            raise self._api_error(operation, response, body)
+        limit, what = self.max_response_bytes, ""
+        if allowance is not None:
+            limit, what = allowance.limit(
+                "bytes", limit, allowance.used_bytes, allowance.max_bytes, verb="is larger than"
+            )
+        body = self._read_limited(operation, response, deadline, limit, what=what)
         if allowance is not None:
             allowance.used_bytes += len(body)
-        if status == 204 or not body or body.isspace():
-            return {}
-        request_id = response.headers.get("X-Request-Id")
-        return self._decode(
-            operation, body, self._safe(request_id) if request_id else None, allowance
-        )
-
-    def _timeout_within(self, left: float) -> httpx.Timeout:
-        """The client's timeouts, none longer than the time ``left`` before the deadline."""
-        t = self._http.timeout
-
-        def cap(value: float | None) -> float:
-            return left if value is None else min(value, left)
-
-        return httpx.Timeout(
-            connect=cap(t.connect), read=cap(t.read), write=cap(t.write), pool=cap(t.pool)
-        )
+        return body
 
     def _read_limited(
         self,
@@ -532,12 +506,15 @@ class DcsClient:
         """Server text as the product may show it: secrets scrubbed, then one visible line."""
         return one_line(self._scrub(text))
 
+    def _request_id(self, response: httpx.Response) -> str | None:
+        request_id = response.headers.get("X-Request-Id")
+        return self._safe(request_id) if request_id else None
+
     def _unexpected_status(self, operation: str, response: httpx.Response) -> DcsProtocolError:
         """A redirect (or an informational status) where an answer was due."""
         status = response.status_code
         location = response.headers.get("Location")
-        request_id = response.headers.get("X-Request-Id")
-        request_id = self._safe(request_id) if request_id else None
+        request_id = self._request_id(response)
         if 300 <= status < 400:
             where = ""
             if location:
@@ -593,11 +570,6 @@ class DcsClient:
             raise DcsProtocolError(operation, f"unexpected shape: {type(exc).__name__}") from None
 
 
-@contextlib.contextmanager
-def _unbounded(_at: float) -> Iterator[None]:
-    yield  # a test's transport has no sockets to bound
-
-
 class _TooDeep(Exception):
     """JSON nested deeper than allowed."""
 
@@ -643,11 +615,6 @@ def _check_list_shape(data: Any, limit: int) -> None:
     items = len(data["migration_tasks"])
     if items > limit:
         raise DcsProtocolError("list", f"a page of {items} tasks answers a request for {limit}")
-
-
-def _check_batch_shape(operation: str, data: Any) -> None:
-    """A batch answer has a ``migration_tasks`` array (an empty answer is no success)."""
-    _check_shape(operation, data, "migration_tasks", list, "an array of results")
 
 
 def _check_shape(operation: str, data: Any, key: str, kind: type, meaning: str) -> None:
