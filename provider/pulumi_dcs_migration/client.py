@@ -30,8 +30,9 @@ import email.utils
 import json
 import logging
 import ssl
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -78,9 +79,7 @@ INSECURE_WARNING = (
 )
 """The one warning about ``verify=False``, logged once per client (front ends show it)."""
 
-CLOCK_SKEW_WARNING = (
-    MAX_CLOCK_SKEW.total_seconds() / 3
-)  # a skew worth naming in a 401, before it is refused
+CLOCK_SKEW_WARNING = MAX_CLOCK_SKEW.total_seconds() / 3  # worth naming in a 401 (not refused)
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per request; retries add their own bound
 MAX_ERROR_TEXT = 2000  # characters of a non-JSON error body kept in a message
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error answer read at all (the rest is dropped)
@@ -101,21 +100,19 @@ MAX_LIST_VALUES = 1_500_000
 
 @dataclass
 class _Allowance:
-    """What every page of one listing may hold in all, and has used so far."""
+    """What every page of one listing may hold in all, per unit (``bytes``, ``JSON values``),
+    and has used so far; the allowance of a single answer has no totals."""
 
-    what: str  # how messages name it: "the task list"
-    max_bytes: int
-    max_values: int
-    used_bytes: int = 0
-    used_values: int = 0
+    what: str = ""  # how messages name it: "the task list"
+    total: dict[str, int] = field(default_factory=dict)
+    used: Counter[str] = field(default_factory=Counter)
 
-    def limit(
-        self, what: str, per_answer: int, used: int, total: int, verb: str = "holds more than"
-    ) -> tuple[int, str]:
+    def limit(self, unit: str, per_answer: int, verb: str = "holds more than") -> tuple[int, str]:
         """The tighter of one answer's limit and this listing's remainder, and how to name it."""
-        if total - used < per_answer:
-            return total - used, f"{self.what} {verb} {total} {what} in all"
-        return per_answer, f"the answer {verb} {per_answer} {what}"
+        total = self.total.get(unit)
+        if total is not None and total - self.used[unit] < per_answer:
+            return total - self.used[unit], f"{self.what} {verb} {total} {unit} in all"
+        return per_answer, f"the answer {verb} {per_answer} {unit}"
 
 
 def _checked(task_id: str) -> str:
@@ -137,9 +134,7 @@ class DcsClient:
 
     ``secrets`` are strings (keys, tokens) scrubbed from any server text that ends up in an error.
     ``verify`` is httpx's: ``True`` (default), a CA bundle path, or ``False`` (never by default).
-    Proxies from the environment (``HTTPS_PROXY``...) apply to an https endpoint; a plain-http
-    endpoint (loopback only) is always reached directly, so that signed requests and tokens never
-    cross a proxy in clear text.
+    Proxies come from the environment, for an https endpoint only (:mod:`.transport`).
     """
 
     def __init__(
@@ -271,7 +266,11 @@ class DcsClient:
         if name:
             params["name"] = name
         data = self._call("list", "GET", "/migration-tasks", params=params, allowance=allowance)
-        _check_list_shape(data, limit)
+        # A list page has count and a migration_tasks array of at most limit tasks.
+        _check_shape("list", data, "migration_tasks", list, "an array of tasks")
+        _check_shape("list", data, "count", object, "the number of tasks")
+        if (items := len(data["migration_tasks"])) > limit:
+            raise DcsProtocolError("list", f"a page of {items} tasks answers a request for {limit}")
         page = self._parse("list", data, model)
         if getattr(page, "count", 0) < 0:
             raise DcsProtocolError("list", "unexpected shape at count: a negative number of tasks")
@@ -294,7 +293,8 @@ class DcsClient:
         """
         seen: set[str] = set()
         offset = 0
-        allowance = _Allowance("the task list", MAX_LIST_BYTES, MAX_LIST_VALUES)
+        totals = {"bytes": MAX_LIST_BYTES, "JSON values": MAX_LIST_VALUES}
+        allowance = _Allowance("the task list", totals)
         count = 0
         for _ in range(max_pages):
             page = self._list_page(offset, page_size, name, ListMigrationTasksResponse, allowance)
@@ -362,6 +362,7 @@ class DcsClient:
         if json_body is not None:
             content = json.dumps(json_body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json;charset=UTF-8"
+        allowance = allowance or _Allowance()
 
         def send(deadline: Deadline) -> Any:
             left = deadline.left()
@@ -407,7 +408,7 @@ class DcsClient:
         operation: str,
         response: httpx.Response,
         deadline: Deadline,
-        allowance: _Allowance | None,
+        allowance: _Allowance,
     ) -> bytes:
         """A success's body, within the limits; any other answer raised as its error."""
         status = response.status_code
@@ -416,14 +417,9 @@ class DcsClient:
         if status >= 400:
             body = self._read_limited(operation, response, deadline, MAX_ERROR_BODY, cut=True)
             raise self._api_error(operation, response, body)
-        limit, what = self.max_response_bytes, ""
-        if allowance is not None:
-            limit, what = allowance.limit(
-                "bytes", limit, allowance.used_bytes, allowance.max_bytes, verb="is larger than"
-            )
+        limit, what = allowance.limit("bytes", self.max_response_bytes, verb="is larger than")
         body = self._read_limited(operation, response, deadline, limit, what=what)
-        if allowance is not None:
-            allowance.used_bytes += len(body)
+        allowance.used["bytes"] += len(body)
         return body
 
     def _read_limited(
@@ -438,7 +434,6 @@ class DcsClient:
     ) -> bytes:
         """The body, at most ``limit`` bytes: beyond it refused with ``what`` (or, with ``cut``,
         dropped). The clock is checked between chunks: the deadline holds for a slow body too."""
-        what = what or f"the answer is larger than {limit} bytes"
         declared = response.headers.get("Content-Length", "")
         if not cut and declared.isdigit() and int(declared) > limit:
             raise DcsProtocolError(operation, what)
@@ -455,7 +450,7 @@ class DcsClient:
         return bytes(body)
 
     def _decode(
-        self, operation: str, body: bytes, request_id: str | None, allowance: _Allowance | None
+        self, operation: str, body: bytes, request_id: str | None, allowance: _Allowance
     ) -> Any:
         """JSON from a success body, within the allowance of values and nesting; every string
         (keys too) made safe (:meth:`_safe`).
@@ -465,12 +460,8 @@ class DcsClient:
         """
         containers = body.count(b"{") + body.count(b"[")
         values = containers + body.count(b",") + body.count(b":")
-        limit, what = MAX_JSON_VALUES, f"the answer holds more than {MAX_JSON_VALUES} JSON values"
-        if allowance is not None:
-            limit, what = allowance.limit(
-                "JSON values", limit, allowance.used_values, allowance.max_values
-            )
-            allowance.used_values += values
+        limit, what = allowance.limit("JSON values", MAX_JSON_VALUES)
+        allowance.used["JSON values"] += values
         if values > limit:
             raise DcsProtocolError(operation, what, request_id)
         try:
@@ -608,15 +599,6 @@ def _clean_container(node: dict[str, Any] | list[Any], clean: Callable[[str], st
         node[clean(key)] = node.pop(key)
 
 
-def _check_list_shape(data: Any, limit: int) -> None:
-    """A list page has ``count`` and a ``migration_tasks`` array of at most ``limit`` tasks."""
-    _check_shape("list", data, "migration_tasks", list, "an array of tasks")
-    _check_shape("list", data, "count", object, "the number of tasks")
-    items = len(data["migration_tasks"])
-    if items > limit:
-        raise DcsProtocolError("list", f"a page of {items} tasks answers a request for {limit}")
-
-
 def _check_shape(operation: str, data: Any, key: str, kind: type, meaning: str) -> None:
     """``data`` is an object whose ``key`` holds a ``kind``: a documented field, not a default."""
     if not isinstance(data, dict):
@@ -654,10 +636,8 @@ def _describe_skew(skew: float) -> str:
 
 def _retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds form; an HTTP date is ignored)."""
-    if value is None:
-        return None
     try:
-        seconds = float(value.strip())
+        seconds = float(value or "")  # surrounding whitespace is allowed
     except ValueError:
         return None
     return seconds if seconds >= 0 else None

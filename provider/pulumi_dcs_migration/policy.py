@@ -179,16 +179,14 @@ class RequestPolicy:
             backoff = retry.backoff(state.attempt_number, self.rng)
             if decision is True:
                 return backoff
-            seconds = float(decision)
             # A Retry-After shorter than the backoff (0 from a hostile server) must not turn
             # into a tight loop: the backoff, as far as it fits.
-            return max(seconds, min(backoff, limit.left() / 2))
+            return max(float(decision), min(backoff, limit.left() / 2))
 
         def stop(state: tenacity.RetryCallState) -> bool:
             nonlocal others
             exc = _failure(state)
-            throttled = isinstance(exc, ThrottledError)
-            others += 0 if throttled else 1
+            others += not isinstance(exc, ThrottledError)
             counted = others if bounded else state.attempt_number
             if counted >= retry.attempts:
                 return True

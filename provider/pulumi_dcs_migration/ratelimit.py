@@ -50,7 +50,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -329,18 +329,15 @@ class RateLimiter:
 
     def stats(self) -> dict[str, float]:
         """Rate, ceiling and counters (diagnostics, benchmarks)."""
-
-        def read(s: State, _now: float) -> dict[str, float]:
-            return {
-                "rate": round(s.rate, 3),
-                "ceiling": self.ceiling,
-                "granted": s.granted,
-                "throttles": s.throttles,
-                "cuts": s.cuts,
-                "peak": round(s.peak, 3),
-            }
-
-        return self._update(read)[1]
+        s = self._update(lambda s, _now: replace(s))[1]  # a copy, read outside the lock
+        return {
+            "rate": round(s.rate, 3),
+            "ceiling": self.ceiling,
+            "granted": s.granted,
+            "throttles": s.throttles,
+            "cuts": s.cuts,
+            "peak": round(s.peak, 3),
+        }
 
     # --- inside an update (the store's lock held) --------------------------------------------
 

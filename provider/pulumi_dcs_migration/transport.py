@@ -156,13 +156,11 @@ class DeadlineTransport(httpx.BaseTransport):
             "keepalive_expiry": limits.keepalive_expiry,
             "network_backend": _DeadlineBackend(),
         }
-        self.connections: httpcore.ConnectionPool
-        if proxy is None:
-            self.connections = httpcore.ConnectionPool(**pool)
-        else:
-            self.connections = httpcore.HTTPProxy(
-                proxy_url=str(proxy.url), proxy_auth=proxy.raw_auth, **pool
-            )
+        self.connections = (
+            httpcore.ConnectionPool(**pool)
+            if proxy is None
+            else httpcore.HTTPProxy(proxy_url=str(proxy.url), proxy_auth=proxy.raw_auth, **pool)
+        )
 
     @contextlib.contextmanager
     def bounded(self, at: float | None) -> Iterator[None]:
