@@ -163,24 +163,24 @@ class DcsClient:
             _log.warning(INSECURE_WARNING, self.endpoint)
         self._scrub = Scrubber(secrets)
         self._deadline: float | None = None
-        url = httpx.URL(self.endpoint)
-        limits = httpx.Limits(max_connections=max_connections)
+        self._transport: DeadlineTransport | None = None  # a test's transport: nothing to bound
         if transport is None:
             context = (
                 ssl.create_default_context(cafile=verify)
                 if isinstance(verify, str)
                 else httpx.create_ssl_context(verify=verify)
             )
-            self._transport: DeadlineTransport | None = DeadlineTransport(
-                clock=clock, ssl_context=context, limits=limits, proxy=environment_proxy(url)
+            self._transport = transport = DeadlineTransport(
+                clock=clock,
+                ssl_context=context,
+                limits=httpx.Limits(max_connections=max_connections),
+                proxy=environment_proxy(httpx.URL(self.endpoint)),
             )
-        else:
-            self._transport = None  # a test's transport: nothing to bound
         self._http = httpx.Client(
             base_url=f"{self.endpoint}/v2/{self.project_id}",
             auth=auth,
             timeout=timeout,
-            transport=self._transport or transport,
+            transport=transport,
             headers={"User-Agent": f"pulumi-dcs-migration/{__version__}"},
             follow_redirects=False,  # a redirect would carry signed requests elsewhere
             trust_env=False,  # the transport reads the proxy from the environment itself
