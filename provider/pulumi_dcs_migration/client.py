@@ -30,8 +30,9 @@ import email.utils
 import json
 import logging
 import ssl
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -78,9 +79,7 @@ INSECURE_WARNING = (
 )
 """The one warning about ``verify=False``, logged once per client (front ends show it)."""
 
-CLOCK_SKEW_WARNING = (
-    MAX_CLOCK_SKEW.total_seconds() / 3
-)  # a skew worth naming in a 401, before it is refused
+CLOCK_SKEW_WARNING = MAX_CLOCK_SKEW.total_seconds() / 3  # worth naming in a 401 (not refused)
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)  # per request; retries add their own bound
 MAX_ERROR_TEXT = 2000  # characters of a non-JSON error body kept in a message
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error answer read at all (the rest is dropped)
@@ -101,35 +100,29 @@ MAX_LIST_VALUES = 1_500_000
 
 @dataclass
 class _Allowance:
-    """What every page of one listing may hold in all, and has used so far."""
+    """What every page of one listing may hold in all, per unit (``bytes``, ``JSON values``),
+    and has used so far; the allowance of a single answer has no totals."""
 
-    what: str  # how messages name it: "the task list"
-    max_bytes: int
-    max_values: int
-    used_bytes: int = 0
-    used_values: int = 0
+    what: str = ""  # how messages name it: "the task list"
+    total: dict[str, int] = field(default_factory=dict)
+    used: Counter[str] = field(default_factory=Counter)
 
-    def limit(
-        self, what: str, per_answer: int, used: int, total: int, verb: str = "holds more than"
-    ) -> tuple[int, str]:
+    def limit(self, unit: str, per_answer: int, verb: str = "holds more than") -> tuple[int, str]:
         """The tighter of one answer's limit and this listing's remainder, and how to name it."""
-        if total - used < per_answer:
-            return total - used, f"{self.what} {verb} {total} {what} in all"
-        return per_answer, f"the answer {verb} {per_answer} {what}"
+        total = self.total.get(unit)
+        if total is not None and total - self.used[unit] < per_answer:
+            return total - self.used[unit], f"{self.what} {verb} {total} {unit} in all"
+        return per_answer, f"the answer {verb} {per_answer} {unit}"
+
+
+def _checked(task_id: str) -> str:
+    if not is_valid_task_id(task_id):
+        raise InvalidTaskIdError(task_id)
+    return task_id
 
 
 def _task_path(task_id: str) -> str:
-    if not is_valid_task_id(task_id):
-        raise InvalidTaskIdError(task_id)
-    return quote(task_id, safe="")
-
-
-def _check_ids(task_ids: Sequence[str]) -> list[str]:
-    ids = list(task_ids)
-    for task_id in ids:
-        if not is_valid_task_id(task_id):
-            raise InvalidTaskIdError(task_id)
-    return ids
+    return quote(_checked(task_id), safe="")
 
 
 class DcsClient:
@@ -141,9 +134,7 @@ class DcsClient:
 
     ``secrets`` are strings (keys, tokens) scrubbed from any server text that ends up in an error.
     ``verify`` is httpx's: ``True`` (default), a CA bundle path, or ``False`` (never by default).
-    Proxies from the environment (``HTTPS_PROXY``...) apply to an https endpoint; a plain-http
-    endpoint (loopback only) is always reached directly, so that signed requests and tokens never
-    cross a proxy in clear text.
+    Proxies come from the environment, for an https endpoint only (:mod:`.transport`).
     """
 
     def __init__(
@@ -172,24 +163,24 @@ class DcsClient:
             _log.warning(INSECURE_WARNING, self.endpoint)
         self._scrub = Scrubber(secrets)
         self._deadline: float | None = None
-        url = httpx.URL(self.endpoint)
-        limits = httpx.Limits(max_connections=max_connections)
+        self._transport: DeadlineTransport | None = None  # a test's transport: nothing to bound
         if transport is None:
             context = (
                 ssl.create_default_context(cafile=verify)
                 if isinstance(verify, str)
                 else httpx.create_ssl_context(verify=verify)
             )
-            self._transport: DeadlineTransport | None = DeadlineTransport(
-                clock=clock, ssl_context=context, limits=limits, proxy=environment_proxy(url)
+            self._transport = transport = DeadlineTransport(
+                clock=clock,
+                ssl_context=context,
+                limits=httpx.Limits(max_connections=max_connections),
+                proxy=environment_proxy(httpx.URL(self.endpoint)),
             )
-        else:
-            self._transport = None  # a test's transport: nothing to bound
         self._http = httpx.Client(
             base_url=f"{self.endpoint}/v2/{self.project_id}",
             auth=auth,
             timeout=timeout,
-            transport=self._transport or transport,
+            transport=transport,
             headers={"User-Agent": f"pulumi-dcs-migration/{__version__}"},
             follow_redirects=False,  # a redirect would carry signed requests elsewhere
             trust_env=False,  # the transport reads the proxy from the environment itself
@@ -275,7 +266,11 @@ class DcsClient:
         if name:
             params["name"] = name
         data = self._call("list", "GET", "/migration-tasks", params=params, allowance=allowance)
-        _check_list_shape(data, limit)
+        # A list page has count and a migration_tasks array of at most limit tasks.
+        _check_shape("list", data, "migration_tasks", list, "an array of tasks")
+        _check_shape("list", data, "count", object, "the number of tasks")
+        if (items := len(data["migration_tasks"])) > limit:
+            raise DcsProtocolError("list", f"a page of {items} tasks answers a request for {limit}")
         page = self._parse("list", data, model)
         if getattr(page, "count", 0) < 0:
             raise DcsProtocolError("list", "unexpected shape at count: a negative number of tasks")
@@ -298,7 +293,8 @@ class DcsClient:
         """
         seen: set[str] = set()
         offset = 0
-        allowance = _Allowance("the task list", MAX_LIST_BYTES, MAX_LIST_VALUES)
+        totals = {"bytes": MAX_LIST_BYTES, "JSON values": MAX_LIST_VALUES}
+        allowance = _Allowance("the task list", totals)
         count = 0
         for _ in range(max_pages):
             page = self._list_page(offset, page_size, name, ListMigrationTasksResponse, allowance)
@@ -330,21 +326,22 @@ class DcsClient:
 
     def batch_stop(self, task_ids: Sequence[str]) -> list[BatchItemResult]:
         """``POST /migration-task/batch-stop``: hand over stop requests; results per task."""
-        body = {"migration_tasks": _check_ids(task_ids)}
-        data = self._call("batch stop", "POST", "/migration-task/batch-stop", json_body=body)
-        _check_batch_shape("batch stop", data)
-        return self._parse("batch stop", data, BatchResultResponse).migration_tasks
+        return self._batch("batch stop", "/migration-task/batch-stop", task_ids)
 
     def batch_restart(self, task_ids: Sequence[str]) -> list[BatchItemResult]:
         """``POST /migration-tasks/batch-restart`` (online tasks; at most 50 per call)."""
-        body = {"migration_tasks": _check_ids(task_ids)}
-        data = self._call("batch restart", "POST", "/migration-tasks/batch-restart", json_body=body)
-        _check_batch_shape("batch restart", data)
-        return self._parse("batch restart", data, BatchResultResponse).migration_tasks
+        return self._batch("batch restart", "/migration-tasks/batch-restart", task_ids)
+
+    def _batch(self, operation: str, path: str, task_ids: Sequence[str]) -> list[BatchItemResult]:
+        body = {"migration_tasks": [_checked(t) for t in task_ids]}
+        data = self._call(operation, "POST", path, json_body=body)
+        # A batch answer has a migration_tasks array (an empty answer is no success).
+        _check_shape(operation, data, "migration_tasks", list, "an array of results")
+        return self._parse(operation, data, BatchResultResponse).migration_tasks
 
     def delete_tasks(self, task_ids: Sequence[str]) -> list[str]:
         """``DELETE /migration-tasks/delete``: delete task records; returns the echoed ids."""
-        body = {"task_id_list": _check_ids(task_ids)}
+        body = {"task_id_list": [_checked(t) for t in task_ids]}
         data = self._call("delete tasks", "DELETE", "/migration-tasks/delete", json_body=body)
         return self._parse("delete tasks", data, DeleteTasksBody).task_id_list
 
@@ -358,7 +355,6 @@ class DcsClient:
         *,
         params: dict[str, Any] | None = None,
         json_body: Any = None,
-        idempotent: bool = True,
         allowance: _Allowance | None = None,
     ) -> Any:
         content = None
@@ -366,18 +362,39 @@ class DcsClient:
         if json_body is not None:
             content = json.dumps(json_body, separators=(",", ":")).encode()
             headers["Content-Type"] = "application/json;charset=UTF-8"
+        allowance = allowance or _Allowance()
 
         def send(deadline: Deadline) -> Any:
-            return self._send_once(
-                operation, method, path, params, content, headers, deadline, allowance
+            left = deadline.left()
+            if left <= 0:
+                raise deadline.exceeded(operation)
+            t = self._http.timeout.as_dict()  # none longer than the time left
+            timeout = httpx.Timeout(
+                **{k: left if v is None else min(v, left) for k, v in t.items()}
             )
+            request = self._http.build_request(
+                method, path, params=params, content=content, headers=headers, timeout=timeout
+            )
+            bound: contextlib.AbstractContextManager[None] = (
+                self._transport.bounded(deadline.at)
+                if self._transport is not None
+                else contextlib.nullcontext()  # a test's transport: no sockets to bound
+            )
+            with bound:
+                response = self._http.send(request, stream=True)
+                try:
+                    body = self._read_body(operation, response, deadline, allowance)
+                finally:
+                    response.close()
+            if response.status_code == 204 or not body or body.isspace():
+                return {}
+            return self._decode(operation, body, self._request_id(response), allowance)
 
         try:
             return self.policy.call(
                 operation,
                 send,
                 deadline=self._deadline,
-                idempotent=idempotent,
                 priority=Priority.READ if method == "GET" else Priority.WRITE,
             )
         except httpx.TimeoutException as exc:
@@ -386,71 +403,24 @@ class DcsClient:
             detail = self._safe(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_TEXT]
             raise DcsTransportError(operation, detail) from None
 
-    def _send_once(
+    def _read_body(
         self,
         operation: str,
-        method: str,
-        path: str,
-        params: dict[str, Any] | None,
-        content: bytes | None,
-        headers: dict[str, str],
+        response: httpx.Response,
         deadline: Deadline,
-        allowance: _Allowance | None,
-    ) -> Any:
-        left = deadline.left()
-        if left <= 0:
-            raise deadline.exceeded(operation)
-        request = self._http.build_request(
-            method,
-            path,
-            params=params,
-            content=content,
-            headers=headers,
-            timeout=self._timeout_within(left),
-        )
-        bounded = self._transport.bounded if self._transport is not None else _unbounded
-        with bounded(deadline.at):
-            response = self._http.send(request, stream=True)
-            try:
-                status = response.status_code
-                if 300 <= status < 400 or status < 200:
-                    raise self._unexpected_status(operation, response)
-                if status >= 400:
-                    body = self._read_limited(
-                        operation, response, deadline, MAX_ERROR_BODY, cut=True
-                    )
-                    raise self._api_error(operation, response, body)
-                limit, what = self.max_response_bytes, ""
-                if allowance is not None:
-                    limit, what = allowance.limit(
-                        "bytes",
-                        limit,
-                        allowance.used_bytes,
-                        allowance.max_bytes,
-                        verb="is larger than",
-                    )
-                body = self._read_limited(operation, response, deadline, limit, what=what)
-            finally:
-                response.close()
-        if allowance is not None:
-            allowance.used_bytes += len(body)
-        if status == 204 or not body or body.isspace():
-            return {}
-        request_id = response.headers.get("X-Request-Id")
-        return self._decode(
-            operation, body, self._safe(request_id) if request_id else None, allowance
-        )
-
-    def _timeout_within(self, left: float) -> httpx.Timeout:
-        """The client's timeouts, none longer than the time ``left`` before the deadline."""
-        t = self._http.timeout
-
-        def cap(value: float | None) -> float:
-            return left if value is None else min(value, left)
-
-        return httpx.Timeout(
-            connect=cap(t.connect), read=cap(t.read), write=cap(t.write), pool=cap(t.pool)
-        )
+        allowance: _Allowance,
+    ) -> bytes:
+        """A success's body, within the limits; any other answer raised as its error."""
+        status = response.status_code
+        if 300 <= status < 400 or status < 200:
+            raise self._unexpected_status(operation, response)
+        if status >= 400:
+            body = self._read_limited(operation, response, deadline, MAX_ERROR_BODY, cut=True)
+            raise self._api_error(operation, response, body)
+        limit, what = allowance.limit("bytes", self.max_response_bytes, verb="is larger than")
+        body = self._read_limited(operation, response, deadline, limit, what=what)
+        allowance.used["bytes"] += len(body)
+        return body
 
     def _read_limited(
         self,
@@ -464,7 +434,6 @@ class DcsClient:
     ) -> bytes:
         """The body, at most ``limit`` bytes: beyond it refused with ``what`` (or, with ``cut``,
         dropped). The clock is checked between chunks: the deadline holds for a slow body too."""
-        what = what or f"the answer is larger than {limit} bytes"
         declared = response.headers.get("Content-Length", "")
         if not cut and declared.isdigit() and int(declared) > limit:
             raise DcsProtocolError(operation, what)
@@ -481,7 +450,7 @@ class DcsClient:
         return bytes(body)
 
     def _decode(
-        self, operation: str, body: bytes, request_id: str | None, allowance: _Allowance | None
+        self, operation: str, body: bytes, request_id: str | None, allowance: _Allowance
     ) -> Any:
         """JSON from a success body, within the allowance of values and nesting; every string
         (keys too) made safe (:meth:`_safe`).
@@ -491,12 +460,8 @@ class DcsClient:
         """
         containers = body.count(b"{") + body.count(b"[")
         values = containers + body.count(b",") + body.count(b":")
-        limit, what = MAX_JSON_VALUES, f"the answer holds more than {MAX_JSON_VALUES} JSON values"
-        if allowance is not None:
-            limit, what = allowance.limit(
-                "JSON values", limit, allowance.used_values, allowance.max_values
-            )
-            allowance.used_values += values
+        limit, what = allowance.limit("JSON values", MAX_JSON_VALUES)
+        allowance.used["JSON values"] += values
         if values > limit:
             raise DcsProtocolError(operation, what, request_id)
         try:
@@ -532,12 +497,15 @@ class DcsClient:
         """Server text as the product may show it: secrets scrubbed, then one visible line."""
         return one_line(self._scrub(text))
 
+    def _request_id(self, response: httpx.Response) -> str | None:
+        request_id = response.headers.get("X-Request-Id")
+        return self._safe(request_id) if request_id else None
+
     def _unexpected_status(self, operation: str, response: httpx.Response) -> DcsProtocolError:
         """A redirect (or an informational status) where an answer was due."""
         status = response.status_code
         location = response.headers.get("Location")
-        request_id = response.headers.get("X-Request-Id")
-        request_id = self._safe(request_id) if request_id else None
+        request_id = self._request_id(response)
         if 300 <= status < 400:
             where = ""
             if location:
@@ -593,11 +561,6 @@ class DcsClient:
             raise DcsProtocolError(operation, f"unexpected shape: {type(exc).__name__}") from None
 
 
-@contextlib.contextmanager
-def _unbounded(_at: float) -> Iterator[None]:
-    yield  # a test's transport has no sockets to bound
-
-
 class _TooDeep(Exception):
     """JSON nested deeper than allowed."""
 
@@ -634,20 +597,6 @@ def _clean_container(node: dict[str, Any] | list[Any], clean: Callable[[str], st
             node[key] = clean(value)
     for key in [k for k in node if clean(k) != k]:
         node[clean(key)] = node.pop(key)
-
-
-def _check_list_shape(data: Any, limit: int) -> None:
-    """A list page has ``count`` and a ``migration_tasks`` array of at most ``limit`` tasks."""
-    _check_shape("list", data, "migration_tasks", list, "an array of tasks")
-    _check_shape("list", data, "count", object, "the number of tasks")
-    items = len(data["migration_tasks"])
-    if items > limit:
-        raise DcsProtocolError("list", f"a page of {items} tasks answers a request for {limit}")
-
-
-def _check_batch_shape(operation: str, data: Any) -> None:
-    """A batch answer has a ``migration_tasks`` array (an empty answer is no success)."""
-    _check_shape(operation, data, "migration_tasks", list, "an array of results")
 
 
 def _check_shape(operation: str, data: Any, key: str, kind: type, meaning: str) -> None:
@@ -687,10 +636,8 @@ def _describe_skew(skew: float) -> str:
 
 def _retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds form; an HTTP date is ignored)."""
-    if value is None:
-        return None
     try:
-        seconds = float(value.strip())
+        seconds = float(value or "")  # surrounding whitespace is allowed
     except ValueError:
         return None
     return seconds if seconds >= 0 else None

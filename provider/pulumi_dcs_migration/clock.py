@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -28,28 +29,19 @@ class Clock(Protocol):
         ...
 
 
+@dataclass(frozen=True)
 class SystemClock:
     """The real clock: ``time.monotonic``, ``time.time``, and a wait that wakes on cancel."""
 
-    def now(self) -> float:
-        """``time.monotonic()``."""
-        return time.monotonic()
-
-    def wall(self) -> float:
-        """``time.time()``."""
-        return time.time()
+    now = staticmethod(time.monotonic)
+    wall = staticmethod(time.time)
 
     def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
         """Sleep, waking early when ``cancel`` is set."""
-        if seconds <= 0:
-            return
-        if cancel is None:
+        if cancel is not None:
+            cancel.wait(seconds)  # returns at once for seconds <= 0
+        elif seconds > 0:
             time.sleep(seconds)
-        else:
-            cancel.wait(seconds)
-
-    def __repr__(self) -> str:
-        return "SystemClock()"
 
 
 SYSTEM_CLOCK = SystemClock()

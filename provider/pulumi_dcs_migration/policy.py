@@ -37,7 +37,7 @@ import tenacity
 
 from .clock import SYSTEM_CLOCK, Clock
 from .errors import DcsApiError, DcsError, DeadlineExceeded, ServerError, ThrottledError
-from .ratelimit import Grant, Priority, RateLimiter
+from .ratelimit import Priority, RateLimiter
 
 _T = TypeVar("_T")
 retry_log = logging.getLogger("pulumi_dcs_migration.retry")
@@ -94,10 +94,13 @@ def _certificate_refused(exc: BaseException) -> bool:
     return False
 
 
+def _reason(exc: BaseException) -> str:
+    return f"HTTP {exc.status_code}" if isinstance(exc, DcsApiError) else type(exc).__name__
+
+
 def describe_retry(exc: BaseException, wait: float, attempt: int) -> str:
     """``retrying a DCS call in 0.3s (attempt 2) after HTTP 503``."""
-    reason = f"HTTP {exc.status_code}" if isinstance(exc, DcsApiError) else type(exc).__name__
-    return f"retrying a DCS call in {wait:.1f}s (attempt {attempt}) after {reason}"
+    return f"retrying a DCS call in {wait:.1f}s (attempt {attempt}) after {_reason(exc)}"
 
 
 def show_retries(write: Callable[[str], object]) -> None:
@@ -114,22 +117,12 @@ def show_retries(write: Callable[[str], object]) -> None:
 
 @dataclass
 class Deadline:
-    """When one call must be done, on ``clock``: ``at``; ``inf`` when nothing bounds it."""
+    """When one call, started at ``started``, must be done, on ``clock``: ``at``."""
 
     at: float
     started: float
     clock: Clock
     cut: str | None = None  # why a retry was not made (it could not end in time)
-
-    @classmethod
-    def starting_now(cls, at: float | None, clock: Clock) -> Deadline:
-        """A deadline from now until ``at`` (``None``: unbounded)."""
-        return cls(math.inf if at is None else at, clock.now(), clock)
-
-    @property
-    def seconds(self) -> float:
-        """The time the call had when it started."""
-        return self.at - self.started
 
     def left(self) -> float:
         """Seconds until the deadline (zero or less once it passed)."""
@@ -137,7 +130,7 @@ class Deadline:
 
     def exceeded(self, operation: str, reason: str | None = None) -> DeadlineExceeded:
         """The error of a call that ran out of time."""
-        return DeadlineExceeded(operation, self.seconds, reason)
+        return DeadlineExceeded(operation, self.at - self.started, reason)
 
 
 class RequestPolicy:
@@ -174,9 +167,8 @@ class RequestPolicy:
         raised (a :class:`~.errors.DeadlineExceeded` saying why when time ran out)."""
         retry = self.retry
         bounded = deadline is not None  # a 429 is retried until the caller's deadline
-        limit = Deadline.starting_now(deadline if bounded else None, self.clock)
-        if not bounded:
-            limit.at = limit.started + retry.timeout
+        now = self.clock.now()
+        limit = Deadline(now + retry.timeout if deadline is None else deadline, now, self.clock)
         if limit.left() <= 0:
             raise limit.exceeded(operation)
         others = 0  # failures other than 429 so far
@@ -187,16 +179,14 @@ class RequestPolicy:
             backoff = retry.backoff(state.attempt_number, self.rng)
             if decision is True:
                 return backoff
-            seconds = float(decision)
             # A Retry-After shorter than the backoff (0 from a hostile server) must not turn
             # into a tight loop: the backoff, as far as it fits.
-            return max(seconds, min(backoff, limit.left() / 2))
+            return max(float(decision), min(backoff, limit.left() / 2))
 
         def stop(state: tenacity.RetryCallState) -> bool:
             nonlocal others
             exc = _failure(state)
-            throttled = isinstance(exc, ThrottledError)
-            others += 0 if throttled else 1
+            others += not isinstance(exc, ThrottledError)
             counted = others if bounded else state.attempt_number
             if counted >= retry.attempts:
                 return True
@@ -238,32 +228,28 @@ class RequestPolicy:
     def _attempt(
         self, operation: str, send: Callable[[Deadline], _T], limit: Deadline, priority: Priority
     ) -> _T:
-        """One attempt: its turn from the rate limit, then the request."""
-        grant = self._turn(operation, limit, priority)
-        try:
-            result = send(limit)
-        except ThrottledError as exc:
-            if grant is not None and self.limiter is not None:
-                after = exc.retry_after
-                pause = None if after is None else min(after, self.retry.max_retry_after)
-                self.limiter.throttled(grant, pause)
-            raise
-        if grant is not None and self.limiter is not None:
-            self.limiter.succeeded(grant)
-        return result
-
-    def _turn(self, operation: str, limit: Deadline, priority: Priority) -> Grant | None:
-        if self.limiter is None:
-            return None
+        """One attempt: its turn from the rate limit, the request, and what its answer says."""
+        limiter = self.limiter
+        if limiter is None:
+            return send(limit)
         left = limit.left()
-        grant = self.limiter.acquire(priority, None if math.isinf(left) else left)
+        grant = limiter.acquire(priority, None if math.isinf(left) else left)
         if grant is None:
             raise limit.exceeded(
                 operation,
                 "its turn under the rate limit (the requests-per-second ceiling, lower while "
                 "the API throttles) would come after the deadline",
             )
-        return grant
+        try:
+            result = send(limit)
+        except ThrottledError as exc:
+            after = exc.retry_after
+            limiter.throttled(
+                grant, None if after is None else min(after, self.retry.max_retry_after)
+            )
+            raise
+        limiter.succeeded(grant)
+        return result
 
 
 def _failure(state: tenacity.RetryCallState) -> BaseException:
@@ -282,5 +268,4 @@ def _why_cut(exc: BaseException, wait: float, left: float) -> str:
             f"the API answered HTTP 429 and asked to retry after {exc.retry_after:g}s, "
             f"more than the {max(left, 0.0):.1f}s left"
         )
-    reason = f"HTTP {exc.status_code}" if isinstance(exc, DcsApiError) else type(exc).__name__
-    return f"{reason}, and a retry in {wait:.1f}s would not end before the deadline"
+    return f"{_reason(exc)}, and a retry in {wait:.1f}s would not end before the deadline"

@@ -49,8 +49,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -160,33 +160,29 @@ class FileStore:
 
     def check(self) -> None:
         """Raise :class:`OSError` unless the file can be opened and locked."""
-        self.update(_unusable, lambda s: None)
+        with self._locked():
+            pass
 
     def update(self, fresh: Callable[[], State], change: Callable[[State], _T]) -> _T:
+        with self._locked() as fd:
+            state = _parse(os.read(fd, self.MAX_BYTES)) or fresh()
+            result = change(state)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(asdict(state)).encode())
+            return result
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[int]:
         import fcntl  # POSIX only; shared_limiter() falls back to memory elsewhere
 
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(self.path, flags, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released by close()
-            state = _parse(os.read(fd, self.MAX_BYTES)) or fresh()
-            result = change(state)
-            if state is _UNUSABLE:
-                return result  # only checking: nothing to write
-            data = json.dumps(asdict(state)).encode()
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-            os.write(fd, data)
-            return result
+            yield fd
         finally:
             os.close(fd)
-
-
-_UNUSABLE = State(1.0, 0.0, 0.0, 0.0)
-
-
-def _unusable() -> State:
-    return _UNUSABLE
 
 
 def _parse(data: bytes) -> State | None:
@@ -195,19 +191,17 @@ def _parse(data: bytes) -> State | None:
         state = State(**json.loads(data))
     except (ValueError, TypeError, RecursionError):
         return None
-    finite = (state.rate, state.tokens, state.refilled_at, state.used_at, state.since, state.peak)
     if not isinstance(state.sent, list):
         return None
-    times = (state.paused_until, state.cut_at, *state.sent)
-    counts = (state.granted, state.throttles, state.cuts)
-    if (
-        not all(isinstance(n, int | float) and math.isfinite(n) for n in finite)
-        or not all(isinstance(t, int | float) and not math.isnan(t) for t in times)
-        or not all(isinstance(n, int) for n in counts)
-        or state.rate <= 0
-    ):
-        return None
-    return state
+    finite = (state.rate, state.tokens, state.refilled_at, state.used_at, state.since, state.peak)
+    times = (*finite, state.paused_until, state.cut_at, *state.sent)  # these may be infinite
+    ok = (
+        all(isinstance(n, int | float) and not math.isnan(n) for n in times)
+        and all(math.isfinite(n) for n in finite)
+        and all(isinstance(n, int) for n in (state.granted, state.throttles, state.cuts))
+        and state.rate > 0
+    )
+    return state if ok else None
 
 
 class RateLimiter:
@@ -282,8 +276,7 @@ class RateLimiter:
 
             def delay(s: State, now: float) -> float:
                 first = min(max(requests, 1), max(1.0, s.rate * self.adaptation.burst))
-                need = first + backlog - s.tokens
-                return max(s.paused_until - now, need / s.rate if need > 0 else 0.0)
+                return _wait(s, now, first + backlog)
 
             _, wanted = self._update(delay)
             if wanted <= interval:
@@ -336,18 +329,15 @@ class RateLimiter:
 
     def stats(self) -> dict[str, float]:
         """Rate, ceiling and counters (diagnostics, benchmarks)."""
-
-        def read(s: State, _now: float) -> dict[str, float]:
-            return {
-                "rate": round(s.rate, 3),
-                "ceiling": self.ceiling,
-                "granted": s.granted,
-                "throttles": s.throttles,
-                "cuts": s.cuts,
-                "peak": round(s.peak, 3),
-            }
-
-        return self._update(read)[1]
+        s = self._update(lambda s, _now: replace(s))[1]  # a copy, read outside the lock
+        return {
+            "rate": round(s.rate, 3),
+            "ceiling": self.ceiling,
+            "granted": s.granted,
+            "throttles": s.throttles,
+            "cuts": s.cuts,
+            "peak": round(s.peak, 3),
+        }
 
     # --- inside an update (the store's lock held) --------------------------------------------
 
@@ -391,14 +381,19 @@ class RateLimiter:
 
     def _take(self, s: State, now: float, *, ahead: int) -> float:
         """Take a token when it is this request's turn (0.0), else the seconds until it is."""
-        need = ahead + 1 - s.tokens
-        delay = max(s.paused_until - now, need / s.rate if need > 0 else 0.0)
+        delay = _wait(s, now, ahead + 1)
         if delay > EPSILON:  # a rounding residue is no wait (a fake clock would not move)
             return delay
         s.tokens -= 1.0
         s.granted += 1
         s.sent.append(now)
         return 0.0
+
+
+def _wait(s: State, now: float, tokens: float) -> float:
+    """Seconds until the bucket holds ``tokens`` tokens and no ``Retry-After`` holds requests."""
+    need = tokens - s.tokens
+    return max(s.paused_until - now, need / s.rate if need > 0 else 0.0)
 
 
 # --- one limiter per endpoint, project and ceiling -----------------------------------------------

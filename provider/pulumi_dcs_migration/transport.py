@@ -30,33 +30,20 @@ _DEADLINE: contextvars.ContextVar[tuple[float, Clock] | None] = contextvars.Cont
     "dcs_socket_deadline", default=None
 )
 
-# httpcore's errors as httpx's (the client and its callers only know httpx's).
-_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.ProxyError, httpx.ProxyError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
-
 
 @contextlib.contextmanager
 def _as_httpx_errors() -> Iterator[None]:
+    """httpcore's errors as httpx's (the client and its callers only know httpx's): httpx
+    names each of its transport errors after httpcore's, so the most specific one that has a
+    namesake there is raised (as httpx's own transport maps them)."""
     try:
         yield
     except Exception as exc:
-        for theirs, ours in _ERRORS:
-            if isinstance(exc, theirs):
-                raise ours(str(exc)) from exc
+        for cls in type(exc).__mro__:
+            ours = getattr(httpx, cls.__name__, None)
+            if cls is getattr(httpcore, cls.__name__, None) and isinstance(ours, type):
+                if issubclass(ours, httpx.TransportError):
+                    raise ours(str(exc)) from exc
         raise
 
 
@@ -102,11 +89,8 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class _DeadlineBackend(httpcore.NetworkBackend):
+class _DeadlineBackend(httpcore.SyncBackend):
     """httpcore's synchronous backend, its connections bounded by the deadline."""
-
-    def __init__(self) -> None:
-        self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
         self,
@@ -116,21 +100,16 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(
-            host, port, _capped(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        timeout = _capped(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            super().connect_tcp(host, port, timeout, local_address, socket_options)
         )
-        return _DeadlineStream(stream)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_unix_socket(
-            path, _capped(timeout, httpcore.ConnectTimeout), socket_options
-        )
-        return _DeadlineStream(stream)
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
+        timeout = _capped(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(super().connect_unix_socket(path, timeout, socket_options))
 
 
 class _Body(httpx.SyncByteStream):
@@ -177,13 +156,11 @@ class DeadlineTransport(httpx.BaseTransport):
             "keepalive_expiry": limits.keepalive_expiry,
             "network_backend": _DeadlineBackend(),
         }
-        self.connections: httpcore.ConnectionPool
-        if proxy is None:
-            self.connections = httpcore.ConnectionPool(**pool)
-        else:
-            self.connections = httpcore.HTTPProxy(
-                proxy_url=str(proxy.url), proxy_auth=proxy.raw_auth, **pool
-            )
+        self.connections = (
+            httpcore.ConnectionPool(**pool)
+            if proxy is None
+            else httpcore.HTTPProxy(proxy_url=str(proxy.url), proxy_auth=proxy.raw_auth, **pool)
+        )
 
     @contextlib.contextmanager
     def bounded(self, at: float | None) -> Iterator[None]:
