@@ -90,10 +90,7 @@ _PROBLEM_BY_CODE: dict[str, Problem] = {
     "DCS.4855": Problem.INVALID_TASK_ID,
     "DCS.4002": Problem.PROJECT_ID,
     "DCS.4100": Problem.TOO_MANY_IDS,
-    "DCS.1001": Problem.TOKEN,
-    "DCS.1002": Problem.TOKEN,
-    "DCS.1003": Problem.TOKEN,
-    "DCS.1004": Problem.TOKEN,
+    **dict.fromkeys(("DCS.1001", "DCS.1002", "DCS.1003", "DCS.1004"), Problem.TOKEN),
 }
 _PROBLEM_BY_STATUS: dict[int, Problem] = {
     401: Problem.CREDENTIALS,
@@ -105,11 +102,8 @@ _PROBLEM_BY_STATUS: dict[int, Problem] = {
 
 def problem_of(status: int, code: str | None) -> Problem:
     """The :class:`Problem` of an HTTP status and API error code, most specific first."""
-    if code and code in _PROBLEM_BY_CODE:
-        return _PROBLEM_BY_CODE[code]
-    if status in _PROBLEM_BY_STATUS:
-        return _PROBLEM_BY_STATUS[status]
-    return Problem.SERVER if status >= 500 else Problem.REQUEST
+    by_code, by_status = _PROBLEM_BY_CODE.get(code or ""), _PROBLEM_BY_STATUS.get(status)
+    return by_code or by_status or (Problem.SERVER if status >= 500 else Problem.REQUEST)
 
 
 class DcsError(Exception):

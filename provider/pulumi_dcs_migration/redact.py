@@ -46,10 +46,7 @@ class Scrubber:
     """Masks a fixed set of secrets in any text; longest forms first so none leaves a tail."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        forms: set[str] = set()
-        for secret in secrets:
-            if secret:
-                forms |= secret_forms(secret)
+        forms = set[str]().union(*(secret_forms(s) for s in secrets if s))
         self._forms = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:

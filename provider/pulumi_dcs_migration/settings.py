@@ -121,7 +121,7 @@ class Layer:
 
 def explicit(**values: Any) -> Layer:
     """A layer of keyword values spelled as Python arguments (``project_id``)."""
-    return Layer(values, lambda name: name, "argument")
+    return Layer(values, source="argument")
 
 
 def _environment_layer() -> Layer:
