@@ -20,7 +20,6 @@ from pydantic import SecretStr
 from .redact import MASK
 
 ALGORITHM = "SDK-HMAC-SHA256"
-EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 MAX_CLOCK_SKEW = dt.timedelta(minutes=15)
@@ -69,13 +68,7 @@ def payload_hash(body: bytes, headers: Sequence[tuple[str, str]]) -> str:
     for name, value in headers:
         if name.lower() == "x-sdk-content-sha256" and value.strip() == UNSIGNED_PAYLOAD:
             return UNSIGNED_PAYLOAD
-    return hashlib.sha256(body).hexdigest() if body else EMPTY_BODY_SHA256
-
-
-def signable_header_names(headers: Iterable[tuple[str, str]]) -> list[str]:
-    """Lower-cased, byte-sorted names of the headers that get signed."""
-    names = {name.lower() for name, _ in headers}
-    return sorted(n for n in names if "_" not in n and n not in _UNSIGNABLE)
+    return hashlib.sha256(body).hexdigest()
 
 
 def canonical_request(
@@ -110,13 +103,6 @@ def string_to_sign(sdk_date: str, canonical: str) -> str:
 def signature(secret_key: str, to_sign: str) -> str:
     """Hex HMAC-SHA256 of ``to_sign`` keyed with the secret key itself (no key derivation)."""
     return hmac.new(secret_key.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def authorization_header(access_key: str, signed_names: Sequence[str], sig: str) -> str:
-    """The ``Authorization`` value: ``SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...``."""
-    return (
-        f"{ALGORITHM} Access={access_key}, SignedHeaders={';'.join(signed_names)}, Signature={sig}"
-    )
 
 
 def sdk_date(now: dt.datetime | None = None) -> str:
@@ -176,13 +162,8 @@ class AkSkAuth(httpx.Auth):
         """Add the signing headers to ``request`` in place."""
         if "Authorization" in request.headers:
             return  # the SDK leaves a pre-signed request alone
-        date = request.headers.get("X-Sdk-Date")
-        if date is None:
-            request.headers["X-Sdk-Date"] = sdk_date()
-        else:
-            parse_sdk_date(date)
-        if "Host" not in request.headers:
-            request.headers["Host"] = request.url.netloc.decode("ascii")
+        parse_sdk_date(request.headers.setdefault("X-Sdk-Date", sdk_date()))  # a pinned one too
+        request.headers.setdefault("Host", request.url.netloc.decode("ascii"))
         if self._security_token is not None:
             request.headers["X-Security-Token"] = self._security_token.get_secret_value()
         if self.project_id:
@@ -195,7 +176,8 @@ class AkSkAuth(httpx.Auth):
         query = canonical_query(pairs)
         request.url = request.url.copy_with(query=query.encode("ascii") if query else None)
         headers = [(k, v.strip()) for k, v in request.headers.multi_items()]
-        names = signable_header_names(headers)
+        # Lower-cased and sorted; hop-by-hop headers and names with "_" are not signed.
+        names = sorted({k.lower() for k, _ in headers if "_" not in k} - _UNSIGNABLE)
         for name in names:  # the SDK sends the stripped values it signed
             request.headers[name] = request.headers[name].strip()
         canonical = canonical_request(
@@ -208,7 +190,9 @@ class AkSkAuth(httpx.Auth):
         )
         to_sign = string_to_sign(request.headers["X-Sdk-Date"], canonical)
         sig = signature(self._secret_key.get_secret_value(), to_sign)
-        request.headers["Authorization"] = authorization_header(self.access_key, names, sig)
+        request.headers["Authorization"] = (
+            f"{ALGORITHM} Access={self.access_key}, SignedHeaders={';'.join(names)}, Signature={sig}"
+        )
 
 
 class TokenAuth(httpx.Auth):

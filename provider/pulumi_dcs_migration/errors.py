@@ -4,8 +4,8 @@ Every error carries what a front end needs to word its own advice: the operation
 status, the API's ``error_code``, a :class:`Problem` and the setting at fault. ``str(error)`` is
 a neutral one-line message; a front end's message names where its users set the settings at
 fault (:meth:`DcsApiError.describe` with its ``where``). Every piece of advice is worded once,
-in :func:`hint`. No message
-ever contains a credential: the client scrubs known secrets from every part before it builds one.
+in :func:`hint`. No message ever contains a credential: the client scrubs known secrets from
+every part before it builds one.
 """
 
 from __future__ import annotations
@@ -90,10 +90,7 @@ _PROBLEM_BY_CODE: dict[str, Problem] = {
     "DCS.4855": Problem.INVALID_TASK_ID,
     "DCS.4002": Problem.PROJECT_ID,
     "DCS.4100": Problem.TOO_MANY_IDS,
-    "DCS.1001": Problem.TOKEN,
-    "DCS.1002": Problem.TOKEN,
-    "DCS.1003": Problem.TOKEN,
-    "DCS.1004": Problem.TOKEN,
+    **dict.fromkeys(("DCS.1001", "DCS.1002", "DCS.1003", "DCS.1004"), Problem.TOKEN),
 }
 _PROBLEM_BY_STATUS: dict[int, Problem] = {
     401: Problem.CREDENTIALS,
@@ -105,11 +102,8 @@ _PROBLEM_BY_STATUS: dict[int, Problem] = {
 
 def problem_of(status: int, code: str | None) -> Problem:
     """The :class:`Problem` of an HTTP status and API error code, most specific first."""
-    if code and code in _PROBLEM_BY_CODE:
-        return _PROBLEM_BY_CODE[code]
-    if status in _PROBLEM_BY_STATUS:
-        return _PROBLEM_BY_STATUS[status]
-    return Problem.SERVER if status >= 500 else Problem.REQUEST
+    by_code, by_status = _PROBLEM_BY_CODE.get(code or ""), _PROBLEM_BY_STATUS.get(status)
+    return by_code or by_status or (Problem.SERVER if status >= 500 else Problem.REQUEST)
 
 
 class DcsError(Exception):
@@ -139,21 +133,17 @@ class InvalidTaskIdError(DcsError, ValueError):
         )
 
 
-def _quoted(text: str, limit: int = MAX_DETAIL_TEXT) -> str:
-    """Text that may quote a server (made safe by the client where it entered), bounded."""
-    return shorten(text, limit)
-
-
 class DcsTransportError(DcsError):
     """The API could not be reached (connection refused, dropped, or timed out) after retries."""
+
+    _says = (
+        "could not reach the DCS API ({}); check the endpoint or region and the network, then retry"
+    )
 
     def __init__(self, operation: str, detail: str) -> None:
         self.operation = operation
         self.detail = detail
-        super().__init__(
-            f"{operation}: could not reach the DCS API ({_quoted(detail)}); check the endpoint or "
-            "region and the network, then retry"
-        )
+        super().__init__(f"{operation}: " + self._says.format(shorten(detail, MAX_DETAIL_TEXT)))
 
 
 class DeadlineExceeded(DcsTransportError):
@@ -163,16 +153,16 @@ class DeadlineExceeded(DcsTransportError):
     that is known (a ``Retry-After`` longer than the time left, a server that trickles).
     """
 
+    _says = (
+        "the deadline passed before the DCS API answered ({}); raise the timeout, or check the "
+        "endpoint and the network"
+    )
+
     def __init__(self, operation: str, seconds: float, reason: str | None = None) -> None:
-        self.operation = operation
         self.seconds = seconds
         self.reason = reason
-        self.detail = f"{max(seconds, 0.0):.1f}s allowed" + (f"; {reason}" if reason else "")
-        DcsError.__init__(
-            self,
-            f"{operation}: the deadline passed before the DCS API answered "
-            f"({_quoted(self.detail)}); raise the timeout, or check the endpoint and the network",
-        )
+        detail = f"{max(seconds, 0.0):.1f}s allowed" + (f"; {reason}" if reason else "")
+        super().__init__(operation, detail)
 
 
 class DcsProtocolError(DcsError):
@@ -182,8 +172,9 @@ class DcsProtocolError(DcsError):
         self.operation = operation
         self.detail = detail
         self.request_id = request_id
-        rid = f" (request id {_quoted(request_id, 80)})" if request_id else ""
-        super().__init__(f"{operation}: unreadable answer from the DCS API{rid}: {_quoted(detail)}")
+        rid = f" (request id {shorten(request_id, 80)})" if request_id else ""
+        text = shorten(detail, MAX_DETAIL_TEXT)
+        super().__init__(f"{operation}: unreadable answer from the DCS API{rid}: {text}")
 
 
 class DcsApiError(DcsError):
@@ -217,12 +208,12 @@ class DcsApiError(DcsError):
         at fault as ``where`` says a front end's users set them)."""
         # Every part the server wrote was made safe by the client (secrets scrubbed, one line,
         # control characters visible): here it is only bounded.
-        code = f" {_quoted(self.error_code, 80)}" if self.error_code else ""
+        code = f" {shorten(self.error_code, 80)}" if self.error_code else ""
         text = self.error_msg or ""
         if not verbose:
             text = _summary(text)
         msg = f": {text}" if text else ""
-        rid = f" [request id {_quoted(self.request_id, 80)}]" if self.request_id else ""
+        rid = f" [request id {shorten(self.request_id, 80)}]" if self.request_id else ""
         note = f" {self.note}" if self.note else ""
         to_fix = hint(self.problem, where)
         return f"{self.operation} failed: HTTP {self.status_code}{code}{msg}{rid}. To fix: {to_fix}.{note}"
@@ -269,12 +260,5 @@ def api_error_class(status: int, code: str | None) -> type[DcsApiError]:
     """The most specific error class for an HTTP status and API error code."""
     if code == "DCS.4133":
         return TaskNotFoundError
-    if status == 401:
-        return AuthenticationError
-    if status == 403:
-        return PermissionDeniedError
-    if status == 429:
-        return ThrottledError
-    if status >= 500:
-        return ServerError
-    return DcsApiError
+    by_status = {401: AuthenticationError, 403: PermissionDeniedError, 429: ThrottledError}
+    return by_status.get(status, ServerError if status >= 500 else DcsApiError)

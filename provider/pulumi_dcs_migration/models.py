@@ -341,32 +341,17 @@ def parse_error_body(payload: Any) -> tuple[str | None, str | None]:
     ``code``/``message``, the gateway's ``error_code``/``error_message``, or any of these nested
     one level down. Returns ``(None, None)`` when nothing matches.
     """
-    pairs = (
-        ("error_code", "error_msg"),
-        ("errorCode", "errorMsg"),
-        ("code", "message"),
-        ("error_code", "error_message"),
-    )
-
-    def scan(obj: Any) -> tuple[str | None, str | None]:
+    for obj in (payload, *payload.values()) if isinstance(payload, dict) else ():
         if not isinstance(obj, dict):
-            return None, None
-        for code_key, msg_key in pairs:
-            if code_key in obj and (msg_key in obj or code_key == "error_code"):
-                code = obj.get(code_key)
+            continue
+        # error_code needs no error_msg beside it: the gateway pairs it with error_message.
+        for code_key, msg_key in (
+            ("error_code", "error_msg"),
+            ("errorCode", "errorMsg"),
+            ("code", "message"),
+        ):
+            code = obj.get(code_key)
+            if code is not None and (msg_key in obj or code_key == "error_code"):
                 msg = obj.get(msg_key) or obj.get("error_message") or obj.get("error_msg")
-                if code is not None:
-                    return _stringify(code), _stringify(msg)
-        return None, None
-
-    code, msg = scan(payload)
-    if code is None and isinstance(payload, dict):
-        for value in payload.values():
-            code, msg = scan(value)
-            if code is not None:
-                break
-    return code, msg
-
-
-def _stringify(value: Any) -> str | None:
-    return None if value is None else str(value)
+                return str(code), None if msg is None else str(msg)
+    return None, None

@@ -46,10 +46,7 @@ class Scrubber:
     """Masks a fixed set of secrets in any text; longest forms first so none leaves a tail."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        forms: set[str] = set()
-        for secret in secrets:
-            if secret:
-                forms |= secret_forms(secret)
+        forms = set[str]().union(*(secret_forms(s) for s in secrets if s))
         self._forms = sorted(forms, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
@@ -92,9 +89,7 @@ def _escaped(match: re.Match[str]) -> str:
 
 def shorten(text: str, limit: int = 80) -> str:
     """``text`` cut to ``limit`` characters, saying how long it was when cut."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text)} characters)"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def shown(value: object, limit: int = 80) -> str:
@@ -104,9 +99,8 @@ def shown(value: object, limit: int = 80) -> str:
     (a 10 MB id on stdin is echoed as 80 characters, not 10 MB).
     """
     text = value if isinstance(value, str) else str(value)
-    if len(text) <= limit:
-        return visible(repr(text))
-    return f"{visible(repr(text[:limit]))}... ({len(text)} characters)"
+    cut = f"... ({len(text)} characters)" if len(text) > limit else ""
+    return visible(repr(text[:limit])) + cut
 
 
 def mask_secrets(value: Any) -> Any:
@@ -116,13 +110,11 @@ def mask_secrets(value: Any) -> Any:
     """
     if isinstance(value, Mapping):
         return {
-            key: MASK if _is_secret_field(str(key), item) else mask_secrets(item)
+            key: MASK
+            if _SECRET_FIELD.search(str(key)) and item not in (None, "")
+            else mask_secrets(item)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
         return [mask_secrets(item) for item in value]
     return value
-
-
-def _is_secret_field(key: str, value: Any) -> bool:
-    return _SECRET_FIELD.search(key) is not None and value not in (None, "")

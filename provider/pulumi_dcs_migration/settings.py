@@ -43,6 +43,7 @@ from .redact import shown
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z0-9]+)*-\d+")
 PROJECT_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 DEFAULT_MAX_REQUESTS_PER_SECOND = 10.0
 """The ceiling when none is set (see the README: the per-user quota Huawei Cloud publishes for
@@ -51,19 +52,9 @@ its other open APIs is 10 requests per second; DCS publishes none)."""
 MAX_REQUESTS_PER_SECOND = 1000.0
 """The highest ceiling accepted."""
 
-SETTING_NAMES = (
-    "region",
-    "endpoint",
-    "project_id",
-    "access_key",
-    "secret_key",
-    "security_token",
-    "auth_token",
-    "ca_bundle",
-    "insecure_skip_verify",
-    "max_requests_per_second",
-)
-SECRET_SETTINGS = frozenset({"access_key", "secret_key", "security_token", "auth_token"})
+
+def _read_from(*variables: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(*variables))
 
 
 class EnvironmentSettings(BaseSettings):
@@ -71,46 +62,43 @@ class EnvironmentSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=False)
 
-    access_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("HW_ACCESS_KEY", "HUAWEICLOUD_SDK_AK")
+    region: str | None = _read_from("HW_REGION_NAME", "HUAWEICLOUD_SDK_REGION")
+    endpoint: str | None = _read_from("HW_DCS_ENDPOINT")
+    project_id: str | None = _read_from("HW_PROJECT_ID", "HUAWEICLOUD_SDK_PROJECT_ID")
+    access_key: SecretStr | None = _read_from("HW_ACCESS_KEY", "HUAWEICLOUD_SDK_AK")
+    secret_key: SecretStr | None = _read_from("HW_SECRET_KEY", "HUAWEICLOUD_SDK_SK")
+    security_token: SecretStr | None = _read_from(
+        "HW_SECURITY_TOKEN", "HUAWEICLOUD_SDK_SECURITY_TOKEN"
     )
-    secret_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("HW_SECRET_KEY", "HUAWEICLOUD_SDK_SK")
-    )
-    security_token: SecretStr | None = Field(
-        None,
-        validation_alias=AliasChoices("HW_SECURITY_TOKEN", "HUAWEICLOUD_SDK_SECURITY_TOKEN"),
-    )
-    auth_token: SecretStr | None = Field(None, validation_alias=AliasChoices("HW_AUTH_TOKEN"))
-    project_id: str | None = Field(
-        None, validation_alias=AliasChoices("HW_PROJECT_ID", "HUAWEICLOUD_SDK_PROJECT_ID")
-    )
-    region: str | None = Field(
-        None, validation_alias=AliasChoices("HW_REGION_NAME", "HUAWEICLOUD_SDK_REGION")
-    )
-    endpoint: str | None = Field(None, validation_alias=AliasChoices("HW_DCS_ENDPOINT"))
-    ca_bundle: str | None = Field(None, validation_alias=AliasChoices("HW_DCS_CA_BUNDLE"))
+    auth_token: SecretStr | None = _read_from("HW_AUTH_TOKEN")
+    ca_bundle: str | None = _read_from("HW_DCS_CA_BUNDLE")
     # Text, parsed by parse_bool like every other source's value (one parser, one message).
-    insecure_skip_verify: str | None = Field(
-        None, validation_alias=AliasChoices("HW_DCS_INSECURE_SKIP_VERIFY")
-    )
+    insecure_skip_verify: str | None = _read_from("HW_DCS_INSECURE_SKIP_VERIFY")
     # Text, checked by resolve() like every other source's value (one message for all of them).
-    max_requests_per_second: str | None = Field(
-        None, validation_alias=AliasChoices("HW_DCS_MAX_REQUESTS_PER_SECOND")
-    )
+    max_requests_per_second: str | None = _read_from("HW_DCS_MAX_REQUESTS_PER_SECOND")
+
+
+SETTING_NAMES = tuple(EnvironmentSettings.model_fields)
+SECRET_SETTINGS = frozenset({"access_key", "secret_key", "security_token", "auth_token"})
 
 
 def env_vars(setting: str) -> tuple[str, ...]:
     """The environment variables one setting is read from, in order (``HW_PROJECT_ID``, ...)."""
     alias = EnvironmentSettings.model_fields[setting].validation_alias
-    if not isinstance(alias, AliasChoices):
-        return ()
-    return tuple(a for a in alias.choices if isinstance(a, str))
+    return tuple(map(str, getattr(alias, "choices", ())))
 
 
 def env_names(setting: str) -> str:
     """The environment variables of one setting, as a user reads them (``HW_PROJECT_ID or ...``)."""
     return " / ".join(env_vars(setting))
+
+
+@dataclass(frozen=True)
+class Source:
+    """A resolved value and the words of the source it came from (for messages)."""
+
+    value: Any
+    where: str
 
 
 @dataclass(frozen=True)
@@ -125,52 +113,32 @@ class Layer:
     spelling: Callable[[str], str | None] = field(default=lambda name: name)
     source: str = "input"
 
-    def get(self, name: str) -> Any:
-        """The value of ``name`` here, ``None`` when unset (empty strings count as unset)."""
+    def found(self, name: str) -> Source | None:
+        """The value of ``name`` here and its words, ``None`` when unset (as is ``""``)."""
         value = self.values.get(name)
-        return None if value == "" else value
+        return None if value is None or value == "" else Source(value, self.spelling(name) or name)
 
 
 def explicit(**values: Any) -> Layer:
     """A layer of keyword values spelled as Python arguments (``project_id``)."""
-    return Layer(values, lambda name: name, "argument")
+    return Layer(values, source="argument")
 
 
 def _environment_layer() -> Layer:
     env = EnvironmentSettings()
-    values: dict[str, Any] = {}
-    for name in SETTING_NAMES:
-        value = getattr(env, name)
-        values[name] = value.get_secret_value() if isinstance(value, SecretStr) else value
+    values = {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in env}
     return Layer(values, env_names, "environment")
 
 
-@dataclass(frozen=True)
-class Source:
-    """A resolved value and the words of the source it came from (for messages)."""
-
-    value: Any
-    where: str
-
-
 def _first(name: str, layers: tuple[Layer, ...]) -> Source | None:
-    for layer in layers:
-        value = layer.get(name)
-        if value is not None:
-            return Source(value, layer.spelling(name) or name)
-    return None
-
-
-def _where_to_set(name: str, layers: tuple[Layer, ...]) -> str:
-    places = [p for p in (layer.spelling(name) for layer in layers) if p]
-    return ", ".join(places[:-1]) + (" or " if len(places) > 1 else "") + places[-1]
+    return next((found for layer in layers if (found := layer.found(name))), None)
 
 
 def where_to_set(name: str, *layers: Layer) -> str:
     """Where a user sets ``name``: ``layers``' words for it, then the environment variables
     (``"the stack config dcs:region or HW_REGION_NAME / HUAWEICLOUD_SDK_REGION"``)."""
-    env = Layer({}, env_names, "environment")
-    return _where_to_set(name, (*layers, env))
+    places = [p for layer in layers if (p := layer.spelling(name))] + [env_names(name)]
+    return ", ".join(places[:-1]) + (" or " if len(places) > 1 else "") + places[-1]
 
 
 @dataclass(frozen=True)
@@ -205,13 +173,8 @@ class Credentials:
 
     def secrets(self) -> list[str]:
         """Every secret value, for scrubbing from server text and logs."""
-        values = [self.access_key]
-        values += [
-            s.get_secret_value()
-            for s in (self.secret_key, self.security_token, self.auth_token)
-            if s
-        ]
-        return [v for v in values if v]
+        hidden = (self.secret_key, self.security_token, self.auth_token)
+        return [v for v in (self.access_key, *(s.get_secret_value() for s in hidden if s)) if v]
 
     def auth(self, project_id: str | None) -> httpx.Auth:
         """The httpx auth flow for these credentials."""
@@ -241,48 +204,35 @@ class ConnectionSettings:
 
 def resolve_location(*layers: Layer) -> Location:
     """The project and API URL from ``layers`` then the environment; raises on a bad value."""
-    return _location((*layers, _environment_layer()))
+    return _location(layers, (*layers, _environment_layer()))
 
 
-def _location(layers: tuple[Layer, ...]) -> Location:
-    project = _first("project_id", layers)
+def _location(given: tuple[Layer, ...], every: tuple[Layer, ...]) -> Location:
+    """The location from ``every`` layer (``given`` then the environment)."""
+    project = _first("project_id", every)
     if project is None:
         raise ConfigurationError(
-            "no project id: set " + _where_to_set("project_id", layers) + " (32 hex digits)",
+            f"no project id: set {where_to_set('project_id', *given)} (32 hex digits)",
             setting="project_id",
         )
     project_id = _checked(validate_project_id, project)
-    region, endpoint = _where_located(layers)
+    # The most specific layer that names a region or an endpoint decides (the others are
+    # overridden, like any setting); when it names both, the endpoint wins and the region is
+    # reported as ignored.
+    for layer in every:
+        region, endpoint = layer.found("region"), layer.found("endpoint")
+        if region or endpoint:
+            break
     if endpoint is not None:
         base = _checked(validate_endpoint, endpoint)
         return Location(project_id, base, None, base, ignored_region=region)
     if region is not None:
-        base = _checked(endpoint_for, region)
-        return Location(project_id, base, str(region.value), None)
+        return Location(project_id, _checked(endpoint_for, region), str(region.value), None)
     raise ConfigurationError(
-        "no region or endpoint: set a region (e.g. cn-north-4: "
-        + _where_to_set("region", layers)
-        + ") or an endpoint ("
-        + _where_to_set("endpoint", layers)
-        + ")",
+        f"no region or endpoint: set a region (e.g. cn-north-4: {where_to_set('region', *given)})"
+        f" or an endpoint ({where_to_set('endpoint', *given)})",
         setting="region",
     )
-
-
-def _where_located(layers: tuple[Layer, ...]) -> tuple[Source | None, Source | None]:
-    """``(region, endpoint)`` of the most specific layer that names either (the others are
-    overridden, like any setting); when that layer names both, the caller prefers the endpoint
-    and reports the region as ignored."""
-    for layer in layers:
-        region, endpoint = layer.get("region"), layer.get("endpoint")
-        if region is not None or endpoint is not None:
-            return (
-                None if region is None else Source(region, layer.spelling("region") or "region"),
-                None
-                if endpoint is None
-                else Source(endpoint, layer.spelling("endpoint") or "endpoint"),
-            )
-    return None, None
 
 
 def _checked(check: Callable[[str], str], found: Source) -> str:
@@ -295,13 +245,18 @@ def _checked(check: Callable[[str], str], found: Source) -> str:
 def resolve(*layers: Layer) -> ConnectionSettings:
     """Everything a client needs, from ``layers`` then the environment."""
     every = (*layers, _environment_layer())
-    location = _location(every)
+    location = _location(layers, every)
 
     def secret(name: str) -> SecretStr | None:
         found = _first(name, every)
         if found is None:
             return None
-        check_credential(str(found.value), found.where, name)
+        if _CONTROL.search(str(found.value)):  # a credential read from a CRLF file
+            raise ConfigurationError(
+                f"{found.where} contains a control character (a stray newline or carriage "
+                "return?): set it again without one",
+                setting=name,
+            )
         return SecretStr(str(found.value))
 
     access = secret("access_key")
@@ -310,27 +265,20 @@ def resolve(*layers: Layer) -> ConnectionSettings:
         secret_key=secret("secret_key"),
         security_token=secret("security_token"),
         auth_token=secret("auth_token"),
-        how_to_set=_where_to_set("access_key", every)
-        + " and "
-        + _where_to_set("secret_key", every)
-        + " (or HW_AUTH_TOKEN)",
+        how_to_set=f"{where_to_set('access_key', *layers)} and "
+        f"{where_to_set('secret_key', *layers)} (or HW_AUTH_TOKEN)",
     )
+    rate = _first("max_requests_per_second", every)
     return ConnectionSettings(
         location.base_url,
         location.project_id,
         credentials,
         _verify(every),
         location,
-        _max_requests_per_second(every),
+        DEFAULT_MAX_REQUESTS_PER_SECOND
+        if rate is None
+        else requests_per_second(rate.value, rate.where),
     )
-
-
-def _max_requests_per_second(layers: tuple[Layer, ...]) -> float:
-    """The ceiling of the rate limit: the first layer that sets it, else the default."""
-    found = _first("max_requests_per_second", layers)
-    if found is None:
-        return DEFAULT_MAX_REQUESTS_PER_SECOND
-    return requests_per_second(found.value, found.where)
 
 
 def requests_per_second(value: Any, where: str) -> float:
@@ -346,16 +294,6 @@ def requests_per_second(value: Any, where: str) -> float:
     )
 
 
-def check_credential(value: str, where: str, setting: str) -> None:
-    """Refuse a credential with control characters (a CRLF file), naming where it came from."""
-    if _CONTROL.search(value):
-        raise ConfigurationError(
-            f"{where} contains a control character (a stray newline or carriage return?): "
-            "set it again without one",
-            setting=setting,
-        )
-
-
 def _verify(layers: tuple[Layer, ...]) -> bool | str:
     """httpx's ``verify``: on by default, a CA bundle file if given, off only when asked.
 
@@ -363,15 +301,11 @@ def _verify(layers: tuple[Layer, ...]) -> bool | str:
     overrides ``HW_DCS_INSECURE_SKIP_VERIFY=true`` from the environment.
     """
     for layer in layers:
-        insecure = layer.get("insecure_skip_verify")
-        if insecure is not None:
-            where = layer.spelling("insecure_skip_verify") or "insecure_skip_verify"
-            flag = parse_bool(insecure, where, "insecure_skip_verify")
-            if flag:
-                return False
-        bundle = layer.get("ca_bundle")
+        insecure, bundle = layer.found("insecure_skip_verify"), layer.found("ca_bundle")
+        if insecure and parse_bool(insecure.value, insecure.where, "insecure_skip_verify"):
+            return False
         if bundle is not None:
-            return _ca_bundle(str(bundle), layer.spelling("ca_bundle") or "ca_bundle")
+            return _ca_bundle(str(bundle.value), bundle.where)
         if insecure is not None:
             return True
     return True
@@ -431,50 +365,37 @@ def validate_project_id(project_id: str) -> str:
     return project_id
 
 
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (where plain http is allowed)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def validate_endpoint(endpoint: str) -> str:
     """Check an endpoint URL and return it without a trailing slash."""
-    shown = repr(str(endpoint)[:120])
+    quoted = repr(str(endpoint)[:120])
     try:
         url = httpx.URL(endpoint)
         host = url.host
     except (httpx.InvalidURL, TypeError, ValueError, UnicodeError) as exc:
-        raise ConfigurationError(f"invalid endpoint {shown}: {exc}", setting="endpoint") from None
-    if url.scheme not in ("https", "http") or not host or not _valid_host(host):
-        raise ConfigurationError(
-            f"invalid endpoint {shown}: expected https://host[:port]", setting="endpoint"
+        raise ConfigurationError(f"invalid endpoint {quoted}: {exc}", setting="endpoint") from None
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(
+            host.strip("[]")
         )
-    if url.scheme == "http" and not is_loopback(host):
+    except ValueError:
+        ip = None
+    # A host is an IP address or a DNS name of non-empty labels (``a..b`` and ``-x`` are not).
+    labels = host.rstrip(".").split(".")
+    if url.scheme not in ("https", "http") or not (ip or all(map(_HOST_LABEL.fullmatch, labels))):
         raise ConfigurationError(
-            f"refusing plain http endpoint {shown}: credentials and signatures would cross "
+            f"invalid endpoint {quoted}: expected https://host[:port]", setting="endpoint"
+        )
+    if url.scheme == "http" and not (host == "localhost" or (ip and ip.is_loopback)):
+        raise ConfigurationError(
+            f"refusing plain http endpoint {quoted}: credentials and signatures would cross "
             "the network unencrypted; use https (http is allowed only for a loopback simulator)",
             setting="endpoint",
         )
     if url.userinfo or url.query or url.fragment:
         raise ConfigurationError(
-            f"invalid endpoint {shown}: no user, query or fragment allowed", setting="endpoint"
+            f"invalid endpoint {quoted}: no user, query or fragment allowed", setting="endpoint"
         )
     return str(url).rstrip("/")
-
-
-def _valid_host(host: str) -> bool:
-    """A DNS name of non-empty labels, or an IP address (``a..b`` and ``-x`` are not hosts)."""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        pass
-    labels = host.rstrip(".").split(".")
-    return all(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?", lab) for lab in labels)
 
 
 def positive_seconds(value: Any, where: str, *, maximum: float = 86_400) -> float:
