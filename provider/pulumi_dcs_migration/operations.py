@@ -8,9 +8,10 @@ hold one :class:`Operations` for their provider process.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,16 @@ class Operations:
         """Client settings: the inputs' location, then the config layer, then the environment."""
         location = {k: inputs.get(k) for k in ("project_id", "region", "endpoint")}
         return resolve(Layer(location, lambda s: s, "input"), self.config)
+
+    @contextlib.contextmanager
+    def _client(self, inputs: Mapping[str, Any], reporter: Reporter) -> Iterator[DcsClient]:
+        """A client for ``inputs``; an API error inside becomes :class:`OperationFailed`, worded
+        for the reporter's users."""
+        try:
+            with DcsClient.from_settings(self.settings(inputs)) as client:
+                yield client
+        except DcsError as exc:
+            raise reporter.failure(exc) from None
 
     def check(
         self, news: Mapping[str, Any], reporter: Reporter
@@ -134,12 +145,9 @@ class Operations:
         """Stop ``ids`` and wait; raises :class:`OperationFailed` unless every one is stopped."""
         options = lifecycle.stop_options(inputs, timeout=timeout)
         reporter.say(f"stopping {len(ids)} task(s)")
-        try:
-            with DcsClient.from_settings(self.settings(inputs)) as client:
-                engine = StopEngine(client, options, on_progress=reporter.progress, cancel=cancel)
-                report = engine.run(ids)
-        except DcsError as exc:
-            raise reporter.failure(exc) from None
+        with self._client(inputs, reporter) as client:
+            engine = StopEngine(client, options, on_progress=reporter.progress, cancel=cancel)
+            report = engine.run(ids)
         for warning in lifecycle.finished_warnings(report, inputs):
             reporter.warn(warning)
         if cancel is not None and cancel.is_set():
@@ -149,7 +157,7 @@ class Operations:
                 + lifecycle.incomplete_message(unfinished, len(ids), reporter.spelling)
                 + "\nStops already accepted keep going; run `pulumi up` again to wait for them."
             )
-        failed = lifecycle.incomplete(report, inputs)
+        failed = report.failures(strict_finished=lifecycle.strict(inputs))
         if failed:
             raise OperationFailed(lifecycle.incomplete_message(failed, len(ids), reporter.spelling))
         reporter.say(lifecycle.summary_line(report))
@@ -159,11 +167,8 @@ class Operations:
         self, inputs: Mapping[str, Any], ids: list[str], reporter: Reporter
     ) -> list[TaskOutcome]:
         """Every task's status now (refresh, import); raises :class:`OperationFailed`."""
-        try:
-            with DcsClient.from_settings(self.settings(inputs)) as client:
-                return StopEngine(client, _read_options(inputs)).read(ids)
-        except DcsError as exc:
-            raise reporter.failure(exc) from None
+        with self._client(inputs, reporter) as client:
+            return StopEngine(client, _read_options(inputs)).read(ids)
 
     def refresh(self, state: Mapping[str, Any], reporter: Reporter) -> dict[str, Any]:
         """Refresh: the state with every task's real status now."""
@@ -176,15 +181,12 @@ class Operations:
         if not lifecycle.delete_records(state):
             reporter.say(f"leaving {len(ids)} task(s) as they are (stopped); nothing is deleted")
             return
-        try:
-            with (
-                DcsClient.from_settings(self.settings(state)) as client,
-                client.deadline(time.monotonic() + LOOK_TIMEOUT),
-            ):
-                for batch in batches(ids):
-                    client.delete_tasks(batch)
-        except DcsError as exc:
-            raise reporter.failure(exc) from None
+        with (
+            self._client(state, reporter) as client,
+            client.deadline(time.monotonic() + LOOK_TIMEOUT),
+        ):
+            for batch in batches(ids):
+                client.delete_tasks(batch)
         reporter.say(f"deleted the records of {len(ids)} task(s)")
 
 

@@ -82,11 +82,6 @@ def _dynamic(value: Any) -> Any:
     return value
 
 
-def _emit(label: str, message: str) -> None:
-    """A line the engine forwards to the CLI as an info diagnostic (see README)."""
-    print(f"[{label}] {message}", file=sys.stderr, flush=True)
-
-
 # --- the provider ---------------------------------------------------------------------------
 
 
@@ -120,11 +115,12 @@ class MigrationTasksStoppedProvider(ResourceProvider):
 
     @property
     def reporter(self) -> Reporter:
-        """Messages as ``[name] ...`` lines on stderr (the CLI shows them under the stack)."""
+        """Messages as ``[name] ...`` lines on stderr: the engine forwards them to the CLI as
+        info diagnostics, under the stack (see README)."""
         label = getattr(self, "label", "dcs")
 
         def say(message: str) -> None:
-            _emit(label, message)
+            print(f"[{label}] {message}", file=sys.stderr, flush=True)
 
         return Reporter(
             spelling=lifecycle.PULUMI,

@@ -239,23 +239,24 @@ def detailed_diff(
     plan: lifecycle.Plan, olds: Mapping[str, Any], news: Mapping[str, Any]
 ) -> dict[str, p.PropertyDiff]:
     """What ``preview --diff`` shows: ids added/removed, tasks running again, replacements."""
-    diff: dict[str, p.PropertyDiff] = {}
-    new_ids = news.get("task_ids") if isinstance(news.get("task_ids"), list) else []
-    old_ids = olds.get("task_ids") if isinstance(olds.get("task_ids"), list) else []
-    assert isinstance(new_ids, list) and isinstance(old_ids, list)
-    for index, task_id in enumerate(new_ids):
+    kind = p.PropertyDiffKind
+    changed: dict[str, p.PropertyDiffKind] = {}
+    for index, task_id in enumerate(_ids(news)):
         if task_id in plan.added:
-            diff[f"taskIds[{index}]"] = p.PropertyDiff(p.PropertyDiffKind.ADD, True)
+            changed[f"taskIds[{index}]"] = kind.ADD
         elif task_id in plan.running or task_id in plan.stopping:
-            diff[f"taskIds[{index}]"] = p.PropertyDiff(p.PropertyDiffKind.UPDATE, True)
-    for index, task_id in enumerate(old_ids):
+            changed[f"taskIds[{index}]"] = kind.UPDATE
+    for index, task_id in enumerate(_ids(olds)):
         if task_id in plan.removed:
-            diff[f"taskIds[{index}]"] = p.PropertyDiff(p.PropertyDiffKind.DELETE, True)
-    for name in plan.replaces:
-        diff[camel(name)] = p.PropertyDiff(p.PropertyDiffKind.UPDATE_REPLACE, True)
-    for name in plan.options:
-        diff[camel(name)] = p.PropertyDiff(p.PropertyDiffKind.UPDATE, True)
-    return diff
+            changed[f"taskIds[{index}]"] = kind.DELETE
+    changed.update({camel(n): kind.UPDATE_REPLACE for n in plan.replaces})
+    changed.update({camel(n): kind.UPDATE for n in plan.options})
+    return {path: p.PropertyDiff(k, True) for path, k in changed.items()}
+
+
+def _ids(props: Mapping[str, Any]) -> list[Any]:
+    ids = props.get("task_ids")
+    return ids if isinstance(ids, list) else []
 
 
 __all__ = [
