@@ -474,12 +474,8 @@ class StopEngine:
             steps = self._decide(tasks.values())
             # With the guard, a running task's lag is part of what a preview shows.
             self._read_lags(tasks, [tid for tid, step in steps.items() if step.act is Act.READ_LAG])
-        looks = []
-        for task in (tasks[i] for i in ids):
-            step = steps[task.task_id]
-            settled = step.outcome if step.act is Act.DONE else None
-            looks.append(self._outcome(task, settled or Outcome.RUNNING))
-        return looks
+        settled = {tid: step.outcome for tid, step in steps.items() if step.act is Act.DONE}
+        return [self._outcome(tasks[i], settled.get(i) or Outcome.RUNNING) for i in ids]
 
     @staticmethod
     def _outcome(task: _Task, otherwise: Outcome) -> TaskOutcome:
@@ -760,13 +756,8 @@ class StopEngine:
         if not ids:
             return
         self._poll_began = self.clock()
-        pages = (
-            math.ceil(self._project_task_count / MAX_PAGE_SIZE)
-            if self._project_task_count is not None
-            else None
-        )
-        by_details = len(ids) <= 2 if pages is None else len(ids) <= max(pages, 1)
-        if by_details:
+        count = self._project_task_count
+        if len(ids) <= (2 if count is None else max(math.ceil(count / MAX_PAGE_SIZE), 1)):
             self._poll_by_details(tasks, ids, first_poll)
         else:
             missing = self._poll_by_list(tasks, set(ids), first_poll)

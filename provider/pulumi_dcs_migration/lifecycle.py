@@ -15,6 +15,7 @@ look with the state, and an update stops exactly the new tasks and the ones foun
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -53,21 +54,17 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-class _Unknown:
-    """A value a preview does not know yet (a front end maps its own unknowns to this)."""
+class _Unknown(enum.Enum):
+    """A value a preview does not know yet (a front end maps its own unknowns to this). An enum
+    member: one instance, also through copy and pickle."""
 
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    UNKNOWN = "UNKNOWN"
 
     def __repr__(self) -> str:
         return "UNKNOWN"
 
 
-UNKNOWN: Final = _Unknown()
+UNKNOWN: Final = _Unknown.UNKNOWN
 
 
 def is_known(value: Any) -> bool:
@@ -540,72 +537,50 @@ def _listed(items: Sequence[str], limit: int = 5) -> str:
     return ", ".join(items[:limit]) + more
 
 
-def running_line(looks: Sequence[TaskOutcome], limit: int = 5) -> str:
-    """What preview shows: which tasks run now (and would be stopped) and which need nothing;
-    with the cutover guard, each running task's lag next to its status."""
+def preview_lines(looks: Sequence[TaskOutcome], inputs: Mapping[str, Any]) -> list[str]:
+    """What preview says of a look: which tasks run now (and would be stopped) and which need
+    nothing. With the cutover guard also each running task's lag next to its status, which
+    tasks would wait for their lag (and, with the key check, for their target's keys), and
+    which give no key counts (they would be left running)."""
     running = [o for o in looks if o.outcome is Outcome.RUNNING]
-    done = len(looks) - len(running)
     named = [
         f"{o.task_id} ({o.status}"
         + ("" if o.offset is None else f", {guard_reading(o.offset, o.key_difference)}")
         + ")"
         for o in running
     ]
-    head = f"{len(running)} of {len(looks)} task(s) running now"
-    tail = f"; {done} already stopped or finished" if done else ""
-    return f"{head}{': ' + _listed(named, limit) if running else ''}{tail}"
-
-
-def lagging_line(
-    looks: Sequence[TaskOutcome],
-    max_offset: int,
-    sync_timeout: float,
-    max_key_difference: int | None = None,
-) -> str | None:
-    """With the cutover guard: which running tasks would have to wait for their lag (and, with
-    the key check, for their target's keys)."""
+    done = len(looks) - len(running)
+    lines = [
+        f"{len(running)} of {len(looks)} task(s) running now"
+        + (f": {_listed(named)}" if running else "")
+        + (f"; {done} already stopped or finished" if done else "")
+    ]
+    bound, sync = guard(inputs)
+    keys = key_bound(inputs)
+    if bound is None:
+        return lines
     lagging = [
         f"{o.task_id} ({guard_reading(o.offset, o.key_difference)})"
-        for o in looks
-        if o.outcome is Outcome.RUNNING
-        and o.offset is not None
+        for o in running
+        if o.offset is not None
         and (
-            o.offset > max_offset
-            or (
-                max_key_difference is not None
-                and o.key_difference is not None
-                and o.key_difference > max_key_difference
-            )
+            o.offset > bound
+            or (keys is not None and o.key_difference is not None and o.key_difference > keys)
         )
     ]
-    if not lagging:
-        return None
-    keys = (
-        f" and their target is at most {max_key_difference} key(s) short"
-        if max_key_difference is not None
-        else ""
-    )
-    return (
-        f"{len(lagging)} task(s) would wait (up to {sync_timeout:g}s) until their lag is at most "
-        f"{max_offset}{keys} before being stopped: {_listed(lagging)}"
-    )
-
-
-def uncounted_line(looks: Sequence[TaskOutcome], max_key_difference: int | None) -> str | None:
-    """With the key check: which running tasks give no key counts (they would be left running)."""
-    if max_key_difference is None:
-        return None
-    uncounted = [
-        o.task_id
-        for o in looks
-        if o.outcome is Outcome.RUNNING and o.offset is not None and o.key_difference is None
-    ]
-    if not uncounted:
-        return None
-    return (
-        f"{len(uncounted)} task(s) give no key counts in their stats and would be left running "
-        f"({Outcome.KEYS_UNKNOWN.value}): {_listed(uncounted)}"
-    )
+    if lagging:
+        short = "" if keys is None else f" and their target is at most {keys} key(s) short"
+        lines.append(
+            f"{len(lagging)} task(s) would wait (up to {sync:g}s) until their lag is at most "
+            f"{bound}{short} before being stopped: {_listed(lagging)}"
+        )
+    uncounted = [o.task_id for o in running if o.offset is not None and o.key_difference is None]
+    if keys is not None and uncounted:
+        lines.append(
+            f"{len(uncounted)} task(s) give no key counts in their stats and would be left "
+            f"running ({Outcome.KEYS_UNKNOWN.value}): {_listed(uncounted)}"
+        )
+    return lines
 
 
 # --- plan (diff) ------------------------------------------------------------------------------

@@ -111,15 +111,8 @@ class Operations:
         self._seen[tuple(sorted(ids))] = {o.task_id: o.status for o in looks}
         missing = lifecycle.missing_tasks(looks, settings.project_id, reporter.spell)
         if not missing:
-            reporter.say(lifecycle.running_line(looks))
-            bound, sync = lifecycle.guard(inputs)
-            keys = lifecycle.key_bound(inputs)
-            waiting = (
-                lifecycle.lagging_line(looks, bound, sync, keys) if bound is not None else None
-            )
-            for line in (waiting, lifecycle.uncounted_line(looks, keys)):
-                if line:
-                    reporter.say(line)
+            for line in lifecycle.preview_lines(looks, inputs):
+                reporter.say(line)
         return missing
 
     def seen(self, inputs: Mapping[str, Any]) -> dict[str, str | None] | None:

@@ -87,17 +87,14 @@ class MigrationTasksProvider(p.Provider):
     async def check_config(self, request: p.CheckRequest) -> p.CheckResponse:
         """Refuse provider config a run could not use, naming the key."""
         values = from_wire(request.new_inputs).values
-        failures = []
-        unknown = sorted(
-            k for k in values if k not in CONFIG_NAMES and k != "version" and values[k] is not None
-        )
-        failures += [
+        failures = [
             p.CheckFailure(
                 camel(k),
                 f"unknown provider config {camel(k)!r}; known: "
                 + ", ".join(camel(n) for n in CONFIG_NAMES),
             )
-            for k in unknown
+            for k in sorted(values)
+            if k not in CONFIG_NAMES and k != "version" and values[k] is not None
         ]
         for name, parse in (
             ("insecure_skip_verify", parse_bool),
