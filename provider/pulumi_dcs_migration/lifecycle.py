@@ -491,31 +491,22 @@ def _check_guard(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
 def stop_options(
     inputs: Mapping[str, Any], *, timeout: float | None = None, wait: bool = True
 ) -> StopOptions:
-    """The engine's options for checked ``inputs`` (``timeout``: a limit that overrides
-    ``timeout_seconds``, such as Pulumi's customTimeouts)."""
-    bound, sync = guard(inputs)
-    seconds = timeout or float(inputs.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
+    """The engine's options for checked ``inputs``, the cutover guard included (``timeout``: a
+    limit that overrides ``timeout_seconds``, such as Pulumi's customTimeouts)."""
+    bound, sync, keys = (inputs.get(n) for n in GUARD_NAMES)
     return StopOptions(
-        timeout=seconds,
+        timeout=timeout or float(inputs.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
         wait=wait,
         strict_finished=strict(inputs),
-        max_offset=bound,
-        sync_timeout=sync,
-        max_key_difference=key_bound(inputs),
+        max_offset=int(bound) if isinstance(bound, int | float) else None,
+        sync_timeout=float(sync or DEFAULT_SYNC_TIMEOUT_SECONDS),
+        max_key_difference=(
+            int(keys) if isinstance(keys, int | float) and not isinstance(keys, bool) else None
+        ),
     )
 
 
-def guard(inputs: Mapping[str, Any]) -> tuple[int | None, float]:
-    """The cutover guard of these inputs: ``(max_offset or None, sync_timeout_seconds)``."""
-    bound = inputs.get("max_offset")
-    sync = inputs.get("sync_timeout_seconds") or DEFAULT_SYNC_TIMEOUT_SECONDS
-    return (int(bound) if isinstance(bound, int | float) else None), float(sync)
-
-
-def key_bound(inputs: Mapping[str, Any]) -> int | None:
-    """The guard's key check of these inputs: ``max_key_difference``, or None."""
-    keys = inputs.get("max_key_difference")
-    return int(keys) if isinstance(keys, int | float) and not isinstance(keys, bool) else None
+GUARD_NAMES = ("max_offset", "sync_timeout_seconds", "max_key_difference")
 
 
 def missing_tasks(looks: Sequence[TaskOutcome], project_id: str, spell: Spell) -> list[Failure]:
@@ -537,7 +528,7 @@ def _listed(items: Sequence[str], limit: int = 5) -> str:
     return ", ".join(items[:limit]) + more
 
 
-def preview_lines(looks: Sequence[TaskOutcome], inputs: Mapping[str, Any]) -> list[str]:
+def preview_lines(looks: Sequence[TaskOutcome], options: StopOptions) -> list[str]:
     """What preview says of a look: which tasks run now (and would be stopped) and which need
     nothing. With the cutover guard also each running task's lag next to its status, which
     tasks would wait for their lag (and, with the key check, for their target's keys), and
@@ -555,8 +546,7 @@ def preview_lines(looks: Sequence[TaskOutcome], inputs: Mapping[str, Any]) -> li
         + (f": {_listed(named)}" if running else "")
         + (f"; {done} already stopped or finished" if done else "")
     ]
-    bound, sync = guard(inputs)
-    keys = key_bound(inputs)
+    bound, sync, keys = options.max_offset, options.sync_timeout, options.max_key_difference
     if bound is None:
         return lines
     lagging = [

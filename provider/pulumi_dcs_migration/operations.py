@@ -17,7 +17,7 @@ from typing import Any
 
 from . import lifecycle
 from .client import DcsClient
-from .engine import ProgressEvent, StopEngine, StopOptions, StopReport, TaskOutcome
+from .engine import ProgressEvent, StopEngine, StopReport, TaskOutcome
 from .errors import ConfigurationError, DcsApiError, DcsError, OperationFailed, Where
 from .lifecycle import Failure, Spell, Spelling
 from .models import batches
@@ -103,15 +103,16 @@ class Operations:
             return [Failure("task_ids", str(exc))] if exc.setting in CREDENTIAL_SETTINGS else []
         if not settings.credentials.present:
             return []
+        options = lifecycle.stop_options(inputs, timeout=LOOK_TIMEOUT)
         try:
             with DcsClient.from_settings(settings) as client:
-                looks = StopEngine(client, _read_options(inputs)).read(ids)
+                looks = StopEngine(client, options).read(ids)
         except DcsError as exc:
             return [Failure("task_ids", f"could not look the tasks up: {reporter.failure(exc)}")]
         self._seen[tuple(sorted(ids))] = {o.task_id: o.status for o in looks}
         missing = lifecycle.missing_tasks(looks, settings.project_id, reporter.spell)
         if not missing:
-            for line in lifecycle.preview_lines(looks, inputs):
+            for line in lifecycle.preview_lines(looks, options):
                 reporter.say(line)
         return missing
 
@@ -150,7 +151,7 @@ class Operations:
                 + lifecycle.incomplete_message(unfinished, len(ids), reporter.spelling)
                 + "\nStops already accepted keep going; run `pulumi up` again to wait for them."
             )
-        failed = report.failures(strict_finished=lifecycle.strict(inputs))
+        failed = report.failures(strict_finished=options.strict_finished)
         if failed:
             raise OperationFailed(lifecycle.incomplete_message(failed, len(ids), reporter.spelling))
         reporter.say(lifecycle.summary_line(report))
@@ -160,8 +161,9 @@ class Operations:
         self, inputs: Mapping[str, Any], ids: list[str], reporter: Reporter
     ) -> list[TaskOutcome]:
         """Every task's status now (refresh, import); raises :class:`OperationFailed`."""
+        options = lifecycle.stop_options(inputs, timeout=LOOK_TIMEOUT)
         with self._client(inputs, reporter) as client:
-            return StopEngine(client, _read_options(inputs)).read(ids)
+            return StopEngine(client, options).read(ids)
 
     def refresh(self, state: Mapping[str, Any], reporter: Reporter) -> dict[str, Any]:
         """Refresh: the state with every task's real status now."""
@@ -181,10 +183,3 @@ class Operations:
             for batch in batches(ids):
                 client.delete_tasks(batch)
         reporter.say(f"deleted the records of {len(ids)} task(s)")
-
-
-def _read_options(inputs: Mapping[str, Any]) -> StopOptions:
-    """A look's bound in time, and the guard (a guarded look reads each running task's lag)."""
-    bound, _ = lifecycle.guard(inputs)
-    keys = lifecycle.key_bound(inputs) if bound is not None else None
-    return StopOptions(timeout=LOOK_TIMEOUT, max_offset=bound, max_key_difference=keys)
