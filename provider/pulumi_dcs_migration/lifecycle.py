@@ -276,11 +276,6 @@ class Checked:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def ok(self) -> bool:
-        """No failure."""
-        return not self.failures
-
-    @property
     def task_ids(self) -> list[str] | None:
         """The de-duplicated ids, when all are known and valid."""
         ids = self.inputs.get("task_ids")
@@ -843,10 +838,7 @@ def import_ids(import_id: str) -> list[str]:
 
 def imported(inputs: Mapping[str, Any], looks: Sequence[TaskOutcome]) -> dict[str, Any]:
     """Outputs of an imported resource: what each task is now; a stopped one counts as such."""
-    entries = []
-    for look in looks:
-        record = entry(look)
-        if look.outcome not in GOOD_OUTCOMES:
-            record["outcome"] = None  # running, or missing: nothing happened to it yet
-        entries.append(record)
-    return outputs(inputs, entries)
+    # A running or missing task: nothing happened to it yet.
+    return outputs(
+        inputs, [{**entry(o), "outcome": o.outcome.value if o.ok else None} for o in looks]
+    )

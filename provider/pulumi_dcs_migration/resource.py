@@ -60,25 +60,18 @@ def _config_spelling(setting: str) -> str | None:
 # --- translation between the dynamic provider's dicts and the rules' plain values -------------
 
 
-def _plain(value: Any) -> Any:
-    """The engine's preview unknowns become :data:`lifecycle.UNKNOWN`, recursively."""
-    if isinstance(value, Unknown):
+def _plain(value: Any, *, back: bool = False) -> Any:
+    """The engine's preview unknowns become :data:`lifecycle.UNKNOWN`, recursively, without the
+    ``__provider`` key; ``back``: :data:`lifecycle.UNKNOWN` becomes an unknown the engine
+    understands."""
+    if not back and isinstance(value, Unknown):
         return UNKNOWN
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if k != "__provider"}
-    return value
-
-
-def _dynamic(value: Any) -> Any:
-    """Back again: :data:`lifecycle.UNKNOWN` becomes an unknown the engine understands."""
-    if value is UNKNOWN:
+    if back and value is UNKNOWN:
         return _new_unknown()
     if isinstance(value, list):
-        return [_dynamic(v) for v in value]
+        return [_plain(v, back=back) for v in value]
     if isinstance(value, dict):
-        return {k: _dynamic(v) for k, v in value.items()}
+        return {k: _plain(v, back=back) for k, v in value.items() if k != "__provider"}
     return value
 
 
@@ -134,7 +127,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         """Validate and complete the inputs; with credentials, also look every task up."""
         inputs, failures = self.ops.check(_plain(news), self.reporter)
         return CheckResult(
-            _dynamic(inputs), [CheckFailure(f.property, f.message) for f in failures]
+            _plain(inputs, back=True), [CheckFailure(f.property, f.message) for f in failures]
         )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

@@ -206,7 +206,7 @@ class MigrationTasksProvider(p.Provider):
     def _import(self, request: p.ReadRequest) -> p.ReadResponse:
         ids = lifecycle.import_ids(request.resource_id)
         checked = lifecycle.check({"task_ids": ids}, self.ops.config, camel)
-        if not checked.ok or checked.task_ids is None:
+        if checked.task_ids is None:  # a failure
             reasons = "; ".join(f.message for f in checked.failures)
             raise OperationFailed(
                 f"cannot import {request.resource_id!r}: {reasons}. The import ID is "
@@ -215,9 +215,7 @@ class MigrationTasksProvider(p.Provider):
                 "environment."
             )
         inputs = checked.inputs
-        looks: list[TaskOutcome] = self.ops.read(
-            inputs, checked.task_ids, self.reporter(request.urn)
-        )
+        looks = self.ops.read(inputs, checked.task_ids, self.reporter(request.urn))
         missing = lifecycle.missing_tasks(looks, inputs["project_id"], camel)
         if missing:
             raise OperationFailed("cannot import: " + "; ".join(f.message for f in missing))
