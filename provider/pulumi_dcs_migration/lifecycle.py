@@ -488,20 +488,17 @@ def stop_options(
 ) -> StopOptions:
     """The engine's options for checked ``inputs``, the cutover guard included (``timeout``: a
     limit that overrides ``timeout_seconds``, such as Pulumi's customTimeouts)."""
-    bound, sync, keys = (inputs.get(n) for n in GUARD_NAMES)
+    bound, keys = inputs.get("max_offset"), inputs.get("max_key_difference")
     return StopOptions(
         timeout=timeout or float(inputs.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
         wait=wait,
         strict_finished=strict(inputs),
         max_offset=int(bound) if isinstance(bound, int | float) else None,
-        sync_timeout=float(sync or DEFAULT_SYNC_TIMEOUT_SECONDS),
+        sync_timeout=float(inputs.get("sync_timeout_seconds") or DEFAULT_SYNC_TIMEOUT_SECONDS),
         max_key_difference=(
             int(keys) if isinstance(keys, int | float) and not isinstance(keys, bool) else None
         ),
     )
-
-
-GUARD_NAMES = ("max_offset", "sync_timeout_seconds", "max_key_difference")
 
 
 def missing_tasks(looks: Sequence[TaskOutcome], project_id: str, spell: Spell) -> list[Failure]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import fields
 from typing import Any, overload
 
 import pulumi
@@ -41,7 +40,7 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 
 from . import lifecycle
-from .lifecycle import UNKNOWN, MigrationTasksStoppedArgs, camel
+from .lifecycle import INPUT_NAMES, UNKNOWN, MigrationTasksStoppedArgs, camel
 from .operations import Operations, Reporter
 from .policy import show_retries
 from .settings import SETTING_NAMES, Layer, where_to_set
@@ -171,9 +170,6 @@ class MigrationTasksStoppedProvider(ResourceProvider):
 # --- the resource ---------------------------------------------------------------------------
 
 
-ARG_NAMES = tuple(f.name for f in fields(MigrationTasksStoppedArgs))
-
-
 def resource_args(
     resource_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[MigrationTasksStoppedArgs, pulumi.ResourceOptions | None]:
@@ -195,11 +191,11 @@ def resource_args(
             f"MigrationTasksStopped({resource_name!r}, ...): unexpected positional argument "
             f"{positional[0]!r}; pass MigrationTasksStoppedArgs(...) or keyword inputs"
         )
-    unknown = sorted(set(kwargs) - set(ARG_NAMES))
+    unknown = sorted(set(kwargs) - set(INPUT_NAMES))
     if unknown:
         raise TypeError(
             f"MigrationTasksStopped({resource_name!r}, ...) got unexpected keyword argument(s) "
-            f"{', '.join(unknown)}; known inputs: {', '.join(ARG_NAMES)} (and args, opts)"
+            f"{', '.join(unknown)}; known inputs: {', '.join(INPUT_NAMES)} (and args, opts)"
         )
     if given_args is not None and kwargs:
         raise TypeError(
@@ -256,7 +252,7 @@ class MigrationTasksStopped(Resource, module="dcs", name="MigrationTasksStopped"
     def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
         """Declare the tasks stopped; see the class docstring for the two call forms."""
         given, opts = resource_args(resource_name, args, kwargs)
-        props: dict[str, Any] = {name: getattr(given, name) for name in ARG_NAMES}
+        props: dict[str, Any] = {name: getattr(given, name) for name in INPUT_NAMES}
         props.update(tasks=None, terminated_ids=None)
         key = f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}"
         provider = MigrationTasksStoppedProvider(resource_name, key)
