@@ -177,25 +177,20 @@ def in_sync(task: TaskState, policy: StopPolicy) -> bool:
 
 def polled(task: TaskState, status: str | None, *, first_poll: bool = False) -> TaskState:
     """``task`` after a poll that read ``status``."""
-    stopping = phase_of(status) is Phase.STOPPING
+    phase = phase_of(status)
     return dataclasses.replace(
         task,
         status=status,
         offset_fresh=False,
-        seen_stopping=task.seen_stopping or stopping,
-        initially_terminated=(phase_of(status) is Phase.TERMINATED)
-        if first_poll
-        else task.initially_terminated,
+        seen_stopping=task.seen_stopping or phase is Phase.STOPPING,
+        initially_terminated=phase is Phase.TERMINATED if first_poll else task.initially_terminated,
     )
 
 
 def stop_sent(task: TaskState, *, accepted: bool, now: float) -> TaskState:
     """``task`` after one stop request for it (``accepted`` per the batch's answer)."""
-    if not accepted:
-        return dataclasses.replace(task, stop_attempts=task.stop_attempts + 1)
-    return dataclasses.replace(
-        task, stop_attempts=task.stop_attempts + 1, stop_sent_at=now, seen_stopping=False
-    )
+    task = dataclasses.replace(task, stop_attempts=task.stop_attempts + 1)
+    return dataclasses.replace(task, stop_sent_at=now, seen_stopping=False) if accepted else task
 
 
 def lag_read(

@@ -293,25 +293,18 @@ class _Task:
     def status(self) -> str | None:
         return self.state.status
 
-    def lag_eta(self, bound: int) -> float | None:
-        """Guard: when its lag will reach ``bound`` at the rate it drained between the last two
-        reads (engine clock); None unless it fell at both of the last two reads. One fall alone
-        may straddle a change of rate (writes that stopped a moment ago): a prediction from it
-        could hold the stop back long after the catch-up."""
-        return _eta(self.lag, bound)
-
     def catch_up_eta(self, bound: int, key_bound: int | None) -> float | None:
         """Guard: when both its lag and (with the key check) its key difference will be within
         their bounds, each at the rate it fell between the last reads; None when one that is
         above its bound cannot be predicted (an explicit step, or no fall yet)."""
         moments = []
         if self.state.offset is not None and self.state.offset > bound:
-            moments.append(self.lag_eta(bound))
+            moments.append(_eta(self.lag, bound))
         difference = self.state.key_difference
         if key_bound is not None and difference is not None and difference > key_bound:
             moments.append(_eta(self.keys, key_bound))
         if not moments:  # in sync, or no read yet: the lag's prediction, as before the key check
-            moments.append(self.lag_eta(bound))
+            moments.append(_eta(self.lag, bound))
         return None if None in moments else max(m for m in moments if m is not None)
 
     def next_lag_read(self, bound: int, key_bound: int | None = None) -> float | None:
@@ -331,9 +324,10 @@ class _Task:
 
 
 def _eta(history: list[tuple[float, int]], bound: int) -> float | None:
-    """When a quantity read at ``history`` (the last three ``(when, value)``) reaches ``bound``
-    at the rate it fell between the last two reads; None unless it fell at both (see
-    :meth:`_Task.lag_eta`)."""
+    """When a quantity read at ``history`` (the last three ``(when, value)``, engine clock)
+    reaches ``bound`` at the rate it fell between the last two reads; None unless it fell at
+    both. One fall alone may straddle a change of rate (writes that stopped a moment ago): a
+    prediction from it could hold the stop back long after the catch-up."""
     if len(history) < 3:
         return None
     (_, o0), (t1, o1), (t2, o2) = history
@@ -442,7 +436,7 @@ class StopEngine:
         )
         tasks = {tid: _Task(tid) for tid in ids}
         self._out_of_time = False
-        with self._bounded_by(deadline):
+        with self.client.deadline(deadline + POLL_GRACE):
             try:
                 self._poll(tasks, ids, first_poll=True)
                 self._act(tasks, list(tasks.values()))
@@ -467,10 +461,6 @@ class StopEngine:
             return Outcome.TIMED_OUT  # no stop was accepted before the deadline
         return Outcome.TIMED_OUT if self.options.wait else Outcome.STOP_REQUESTED
 
-    def _bounded_by(self, deadline: float) -> AbstractContextManager[None]:
-        """The client's calls bounded by ``deadline`` plus :data:`POLL_GRACE`."""
-        return self.client.deadline(deadline + POLL_GRACE)
-
     def read(self, task_ids: Iterable[str]) -> list[TaskOutcome]:
         """Read the status of every task without changing anything (preview, refresh).
 
@@ -479,17 +469,13 @@ class StopEngine:
         ids = unique_ids(task_ids)
         tasks = {tid: _Task(tid) for tid in ids}
         self._policy = self.options.policy
-        with self._bounded_by(self.clock() + self.options.timeout):
+        with self.client.deadline(self.clock() + self.options.timeout + POLL_GRACE):
             self._poll(tasks, ids, first_poll=True)
-            steps = {t.task_id: decide(t.state, self.clock(), self._policy) for t in tasks.values()}
+            steps = self._decide(tasks.values())
             # With the guard, a running task's lag is part of what a preview shows.
             self._read_lags(tasks, [tid for tid, step in steps.items() if step.act is Act.READ_LAG])
-        looks = []
-        for task in (tasks[i] for i in ids):
-            step = steps[task.task_id]
-            settled = step.outcome if step.act is Act.DONE else None
-            looks.append(self._outcome(task, settled or Outcome.RUNNING))
-        return looks
+        settled = {tid: step.outcome for tid, step in steps.items() if step.act is Act.DONE}
+        return [self._outcome(tasks[i], settled.get(i) or Outcome.RUNNING) for i in ids]
 
     @staticmethod
     def _outcome(task: _Task, otherwise: Outcome) -> TaskOutcome:
@@ -631,14 +617,13 @@ class StopEngine:
         if bound is None:
             return math.inf
         key_bound = self._policy.max_key_difference
-        lagging = [t for t in pending if t.state.offset is not None and not self._in_sync(t)]
+        lagging = [
+            t for t in pending if t.state.offset is not None and not in_sync(t.state, self._policy)
+        ]
         moments = [when for t in lagging if (when := t.next_lag_read(bound, key_bound)) is not None]
         if lagging:
             moments.append(self._policy.sync_deadline)
         return max(min(moments, default=math.inf) - now, 0.0)
-
-    def _in_sync(self, task: _Task) -> bool:
-        return in_sync(task.state, self._policy)
 
     def _finish_at_deadline(self, pending: list[_Task]) -> None:
         """At the deadline: record what the last look showed, send nothing more."""
@@ -704,11 +689,14 @@ class StopEngine:
 
     def _shown_status(self, task: _Task) -> str | None:
         """Its status, and with the guard its lag while it is not stopped yet."""
-        if self._policy.max_offset is None or task.state.offset is None:
+        state = task.state
+        if (
+            self._policy.max_offset is None
+            or state.offset is None
+            or state.stop_sent_at is not None
+        ):
             return task.status
-        if task.state.stop_sent_at is not None:
-            return task.status
-        return f"{task.status}, {guard_reading(task.state.offset, task.state.key_difference)}"
+        return f"{task.status}, {guard_reading(state.offset, state.key_difference)}"
 
     # --- stopping ---------------------------------------------------------------------------
 
@@ -768,13 +756,8 @@ class StopEngine:
         if not ids:
             return
         self._poll_began = self.clock()
-        pages = (
-            math.ceil(self._project_task_count / MAX_PAGE_SIZE)
-            if self._project_task_count is not None
-            else None
-        )
-        by_details = len(ids) <= 2 if pages is None else len(ids) <= max(pages, 1)
-        if by_details:
+        count = self._project_task_count
+        if len(ids) <= (2 if count is None else max(math.ceil(count / MAX_PAGE_SIZE), 1)):
             self._poll_by_details(tasks, ids, first_poll)
         else:
             missing = self._poll_by_list(tasks, set(ids), first_poll)

@@ -15,6 +15,7 @@ look with the state, and an update stops exactly the new tasks and the ones foun
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 from .settings import (
     Layer,
-    Location,
     checked_number,
     parse_bool,
     positive_seconds,
@@ -54,21 +54,17 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-class _Unknown:
-    """A value a preview does not know yet (a front end maps its own unknowns to this)."""
+class _Unknown(enum.Enum):
+    """A value a preview does not know yet (a front end maps its own unknowns to this). An enum
+    member: one instance, also through copy and pickle."""
 
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    UNKNOWN = "UNKNOWN"
 
     def __repr__(self) -> str:
         return "UNKNOWN"
 
 
-UNKNOWN: Final = _Unknown()
+UNKNOWN: Final = _Unknown.UNKNOWN
 
 
 def is_known(value: Any) -> bool:
@@ -280,11 +276,6 @@ class Checked:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def ok(self) -> bool:
-        """No failure."""
-        return not self.failures
-
-    @property
     def task_ids(self) -> list[str] | None:
         """The de-duplicated ids, when all are known and valid."""
         ids = self.inputs.get("task_ids")
@@ -323,24 +314,17 @@ def _check_task_ids(value: Any, spell: Spell) -> tuple[list[Failure], list[Any] 
     name = spell("task_ids")
     if value is UNKNOWN:
         return [], None, []
+    wrong = None
     if value is None:
-        return (
-            [Failure("task_ids", f"{name} is required: a list of migration task ids to stop")],
-            None,
-            [],
-        )
-    if not isinstance(value, list):
-        kind = type(value).__name__
-        return [Failure("task_ids", f"{name} must be a list of strings, not {kind}")], None, []
-    if not value:
-        return (
-            [Failure("task_ids", f"{name} is empty: give at least one migration task id")],
-            None,
-            [],
-        )
-    if len(value) > MAX_TASK_IDS:
-        message = f"{name} has {len(value)} ids; at most {MAX_TASK_IDS} per resource"
-        return [Failure("task_ids", message)], None, []
+        wrong = f"{name} is required: a list of migration task ids to stop"
+    elif not isinstance(value, list):
+        wrong = f"{name} must be a list of strings, not {type(value).__name__}"
+    elif not value:
+        wrong = f"{name} is empty: give at least one migration task id"
+    elif len(value) > MAX_TASK_IDS:
+        wrong = f"{name} has {len(value)} ids; at most {MAX_TASK_IDS} per resource"
+    if wrong is not None:
+        return [Failure("task_ids", wrong)], None, []
     failures: list[Failure] = []
     warnings: list[str] = []
     first_index: dict[str, int] = {}
@@ -377,25 +361,19 @@ def _complete_location(
     try:
         location = resolve_location(given, config)
     except ConfigurationError as exc:
-        return [Failure(_location_property(exc.setting), str(exc))], []
+        setting = next((n for n in names if n == exc.setting), "endpoint")
+        return [Failure(setting, str(exc))], []
     inputs["project_id"] = location.project_id
     for name, value in (("region", location.region), ("endpoint", location.endpoint)):
         if value is None:
             inputs.pop(name, None)
         else:
             inputs[name] = value
-    return [], _location_warnings(location, spell)
-
-
-def _location_property(setting: str | None) -> str:
-    return setting if setting in ("project_id", "region", "endpoint") else "endpoint"
-
-
-def _location_warnings(location: Location, spell: Spell) -> list[str]:
-    if location.ignored_region is None:
-        return []
-    return [
-        f"{spell('region')} {location.ignored_region.value} (from {location.ignored_region.where}) "
+    ignored = location.ignored_region
+    if ignored is None:
+        return [], []
+    return [], [
+        f"{spell('region')} {ignored.value} (from {ignored.where}) "
         f"is ignored: the endpoint {location.endpoint} wins"
     ]
 
@@ -407,14 +385,7 @@ def check_options(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
     for prop in INPUTS:
         if prop.default is not None and inputs.get(prop.name) is None:
             inputs[prop.name] = prop.default
-    timeout = inputs.get("timeout_seconds")
-    if timeout is not UNKNOWN:
-        try:
-            inputs["timeout_seconds"] = positive_seconds(
-                timeout, spell("timeout_seconds"), maximum=MAX_TIMEOUT_SECONDS
-            )
-        except ConfigurationError as exc:
-            failures.append(Failure("timeout_seconds", str(exc)))
+    failures += _seconds(inputs, "timeout_seconds", spell)
     on_finished = inputs.get("on_finished")
     if on_finished is not UNKNOWN and on_finished not in ON_FINISHED_CHOICES:
         failures.append(
@@ -435,38 +406,67 @@ def check_options(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
     return failures + _check_guard(inputs, spell)
 
 
+def _seconds(inputs: dict[str, Any], name: str, spell: Spell) -> list[Failure]:
+    """``name``: seconds in (0, :data:`MAX_TIMEOUT_SECONDS`], made a float in place."""
+    if inputs.get(name) is UNKNOWN:
+        return []
+    try:
+        inputs[name] = positive_seconds(inputs.get(name), spell(name), maximum=MAX_TIMEOUT_SECONDS)
+    except ConfigurationError as exc:
+        return [Failure(name, str(exc))]
+    return []
+
+
+def _whole(inputs: dict[str, Any], name: str, spell: Spell, what: str) -> list[Failure]:
+    """``name``: a whole number >= 0 or unset, made an int in place."""
+    value = inputs.get(name)
+    if value is None or value is UNKNOWN:
+        return []
+    try:
+        inputs[name] = int(checked_number(value, spell(name), what, zero=True, whole=True))
+    except ConfigurationError as exc:
+        return [Failure(name, str(exc))]
+    return []
+
+
 def _check_guard(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
-    """``max_offset``: a whole number of bytes >= 0 (or unset); ``sync_timeout_seconds``: seconds,
-    less than the whole wait (``timeout_seconds``)."""
+    """``max_offset``: a whole number of bytes >= 0 (or unset); ``max_key_difference``: a whole
+    number of keys >= 0 (or unset), only with ``max_offset`` (the key check is part of the
+    cutover guard, never a guard of its own); ``sync_timeout_seconds``: seconds, less than the
+    whole wait (``timeout_seconds``)."""
     bound = inputs.get("max_offset")
-    failures = []
-    if bound is not None and bound is not UNKNOWN:
-        try:
-            inputs["max_offset"] = int(
-                checked_number(
-                    bound,
-                    spell("max_offset"),
-                    "a whole number >= 0 (the lag in bytes at which a task may be stopped)",
-                    zero=True,
-                    whole=True,
-                )
-            )
-        except ConfigurationError as exc:
-            failures.append(Failure("max_offset", str(exc)))
-    failures += _check_key_bound(inputs, spell)
+    failures = _whole(
+        inputs,
+        "max_offset",
+        spell,
+        "a whole number >= 0 (the lag in bytes at which a task may be stopped)",
+    )
+    keys = inputs.get("max_key_difference")
+    key_failures = _whole(
+        inputs,
+        "max_key_difference",
+        spell,
+        "a whole number >= 0 (how many keys the target may hold fewer than the source "
+        "when a task is stopped; 0 = the same count)",
+    )
+    if keys is not None and keys is not UNKNOWN and bound is None and not key_failures:
+        name, offset = spell("max_key_difference"), spell("max_offset")
+        message = (
+            f"{name} needs {offset}: the key check is part of the cutover guard; "
+            f"set {offset} too (0 = in sync), or drop {name}"
+        )
+        key_failures = [Failure("max_key_difference", message)]
+    failures += key_failures
     sync = inputs.get("sync_timeout_seconds")
     if sync is None and bound is None:
         return failures  # no guard: nothing to fill in (and no change for existing states)
     if sync is None:
-        sync = inputs["sync_timeout_seconds"] = DEFAULT_SYNC_TIMEOUT_SECONDS
+        inputs["sync_timeout_seconds"] = DEFAULT_SYNC_TIMEOUT_SECONDS
     if sync is UNKNOWN:
         return failures
-    try:
-        inputs["sync_timeout_seconds"] = positive_seconds(
-            sync, spell("sync_timeout_seconds"), maximum=MAX_TIMEOUT_SECONDS
-        )
-    except ConfigurationError as exc:
-        return [*failures, Failure("sync_timeout_seconds", str(exc))]
+    sync_failures = _seconds(inputs, "sync_timeout_seconds", spell)
+    if sync_failures:
+        return failures + sync_failures
     timeout = inputs.get("timeout_seconds")
     if (
         bound is not None
@@ -483,63 +483,22 @@ def _check_guard(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
     return failures
 
 
-def _check_key_bound(inputs: dict[str, Any], spell: Spell) -> list[Failure]:
-    """``max_key_difference``: a whole number of keys >= 0 (or unset), only with ``max_offset``:
-    the key check is part of the cutover guard, never a guard of its own."""
-    keys = inputs.get("max_key_difference")
-    if keys is None or keys is UNKNOWN:
-        return []
-    name = spell("max_key_difference")
-    try:
-        inputs["max_key_difference"] = int(
-            checked_number(
-                keys,
-                name,
-                "a whole number >= 0 (how many keys the target may hold fewer than the source "
-                "when a task is stopped; 0 = the same count)",
-                zero=True,
-                whole=True,
-            )
-        )
-    except ConfigurationError as exc:
-        return [Failure("max_key_difference", str(exc))]
-    if inputs.get("max_offset") is None:
-        message = (
-            f"{name} needs {spell('max_offset')}: the key check is part of the cutover guard; "
-            f"set {spell('max_offset')} too (0 = in sync), or drop {name}"
-        )
-        return [Failure("max_key_difference", message)]
-    return []
-
-
 def stop_options(
     inputs: Mapping[str, Any], *, timeout: float | None = None, wait: bool = True
 ) -> StopOptions:
-    """The engine's options for checked ``inputs`` (``timeout``: a limit that overrides
-    ``timeout_seconds``, such as Pulumi's customTimeouts)."""
-    bound, sync = guard(inputs)
-    seconds = timeout or float(inputs.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
+    """The engine's options for checked ``inputs``, the cutover guard included (``timeout``: a
+    limit that overrides ``timeout_seconds``, such as Pulumi's customTimeouts)."""
+    bound, keys = inputs.get("max_offset"), inputs.get("max_key_difference")
     return StopOptions(
-        timeout=seconds,
+        timeout=timeout or float(inputs.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
         wait=wait,
         strict_finished=strict(inputs),
-        max_offset=bound,
-        sync_timeout=sync,
-        max_key_difference=key_bound(inputs),
+        max_offset=int(bound) if isinstance(bound, int | float) else None,
+        sync_timeout=float(inputs.get("sync_timeout_seconds") or DEFAULT_SYNC_TIMEOUT_SECONDS),
+        max_key_difference=(
+            int(keys) if isinstance(keys, int | float) and not isinstance(keys, bool) else None
+        ),
     )
-
-
-def guard(inputs: Mapping[str, Any]) -> tuple[int | None, float]:
-    """The cutover guard of these inputs: ``(max_offset or None, sync_timeout_seconds)``."""
-    bound = inputs.get("max_offset")
-    sync = inputs.get("sync_timeout_seconds") or DEFAULT_SYNC_TIMEOUT_SECONDS
-    return (int(bound) if isinstance(bound, int | float) else None), float(sync)
-
-
-def key_bound(inputs: Mapping[str, Any]) -> int | None:
-    """The guard's key check of these inputs: ``max_key_difference``, or None."""
-    keys = inputs.get("max_key_difference")
-    return int(keys) if isinstance(keys, int | float) and not isinstance(keys, bool) else None
 
 
 def missing_tasks(looks: Sequence[TaskOutcome], project_id: str, spell: Spell) -> list[Failure]:
@@ -555,79 +514,55 @@ def missing_tasks(looks: Sequence[TaskOutcome], project_id: str, spell: Spell) -
     ]
 
 
-def _status_of(look: TaskOutcome) -> str:
-    if look.offset is None:
-        return str(look.status)
-    return f"{look.status}, {guard_reading(look.offset, look.key_difference)}"
+def _listed(items: Sequence[str], limit: int = 5) -> str:
+    """``a, b, c and 2 more``: at most ``limit`` items named."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
-def running_line(looks: Sequence[TaskOutcome], limit: int = 5) -> str:
-    """What preview shows: which tasks run now (and would be stopped) and which need nothing;
-    with the cutover guard, each running task's lag next to its status."""
+def preview_lines(looks: Sequence[TaskOutcome], options: StopOptions) -> list[str]:
+    """What preview says of a look: which tasks run now (and would be stopped) and which need
+    nothing. With the cutover guard also each running task's lag next to its status, which
+    tasks would wait for their lag (and, with the key check, for their target's keys), and
+    which give no key counts (they would be left running)."""
     running = [o for o in looks if o.outcome is Outcome.RUNNING]
+    named = [
+        f"{o.task_id} ({o.status}"
+        + ("" if o.offset is None else f", {guard_reading(o.offset, o.key_difference)}")
+        + ")"
+        for o in running
+    ]
     done = len(looks) - len(running)
-    shown_ = ", ".join(f"{o.task_id} ({_status_of(o)})" for o in running[:limit])
-    more = f" and {len(running) - limit} more" if len(running) > limit else ""
-    head = f"{len(running)} of {len(looks)} task(s) running now"
-    tail = f"; {done} already stopped or finished" if done else ""
-    return f"{head}{': ' + shown_ + more if running else ''}{tail}"
-
-
-def lagging_line(
-    looks: Sequence[TaskOutcome],
-    max_offset: int,
-    sync_timeout: float,
-    max_key_difference: int | None = None,
-) -> str | None:
-    """With the cutover guard: which running tasks would have to wait for their lag (and, with
-    the key check, for their target's keys)."""
+    lines = [
+        f"{len(running)} of {len(looks)} task(s) running now"
+        + (f": {_listed(named)}" if running else "")
+        + (f"; {done} already stopped or finished" if done else "")
+    ]
+    bound, sync, keys = options.max_offset, options.sync_timeout, options.max_key_difference
+    if bound is None:
+        return lines
     lagging = [
-        o
-        for o in looks
-        if o.outcome is Outcome.RUNNING
-        and o.offset is not None
-        and (o.offset > max_offset or _keys_short(o, max_key_difference))
+        f"{o.task_id} ({guard_reading(o.offset, o.key_difference)})"
+        for o in running
+        if o.offset is not None
+        and (
+            o.offset > bound
+            or (keys is not None and o.key_difference is not None and o.key_difference > keys)
+        )
     ]
-    if not lagging:
-        return None
-    names = ", ".join(
-        f"{o.task_id} ({guard_reading(o.offset or 0, o.key_difference)})" for o in lagging[:5]
-    )
-    more = f" and {len(lagging) - 5} more" if len(lagging) > 5 else ""
-    keys = (
-        f" and their target is at most {max_key_difference} key(s) short"
-        if max_key_difference is not None
-        else ""
-    )
-    return (
-        f"{len(lagging)} task(s) would wait (up to {sync_timeout:g}s) until their lag is at most "
-        f"{max_offset}{keys} before being stopped: {names}{more}"
-    )
-
-
-def _keys_short(look: TaskOutcome, max_key_difference: int | None) -> bool:
-    difference = look.key_difference
-    if max_key_difference is None or difference is None:
-        return False
-    return difference > max_key_difference
-
-
-def uncounted_line(looks: Sequence[TaskOutcome], max_key_difference: int | None) -> str | None:
-    """With the key check: which running tasks give no key counts (they would be left running)."""
-    if max_key_difference is None:
-        return None
-    uncounted = [
-        o.task_id
-        for o in looks
-        if o.outcome is Outcome.RUNNING and o.offset is not None and o.key_difference is None
-    ]
-    if not uncounted:
-        return None
-    return (
-        f"{len(uncounted)} task(s) give no key counts in their stats and would be left running "
-        f"({Outcome.KEYS_UNKNOWN.value}): {', '.join(uncounted[:5])}"
-        + (f" and {len(uncounted) - 5} more" if len(uncounted) > 5 else "")
-    )
+    if lagging:
+        short = "" if keys is None else f" and their target is at most {keys} key(s) short"
+        lines.append(
+            f"{len(lagging)} task(s) would wait (up to {sync:g}s) until their lag is at most "
+            f"{bound}{short} before being stopped: {_listed(lagging)}"
+        )
+    uncounted = [o.task_id for o in running if o.offset is not None and o.key_difference is None]
+    if keys is not None and uncounted:
+        lines.append(
+            f"{len(uncounted)} task(s) give no key counts in their stats and would be left "
+            f"running ({Outcome.KEYS_UNKNOWN.value}): {_listed(uncounted)}"
+        )
+    return lines
 
 
 # --- plan (diff) ------------------------------------------------------------------------------
@@ -648,14 +583,8 @@ class Plan:
     @property
     def changes(self) -> bool:
         """Anything to do at all."""
-        return bool(
-            self.replaces
-            or self.options
-            or self.added
-            or self.removed
-            or self.running
-            or self.stopping
-            or self.unknown
+        return self.unknown or any(
+            (self.replaces, self.options, self.added, self.removed, self.running, self.stopping)
         )
 
     @property
@@ -665,32 +594,24 @@ class Plan:
 
     def drift(self) -> list[str]:
         """Lines about declared tasks that run or stop now (convergence), for a preview."""
-        lines = []
-        if self.running:
-            lines.append(
-                f"{len(self.running)} task(s) running again since the last stop; up will stop: "
-                + ", ".join(self.running)
-            )
-        if self.stopping:
-            lines.append(
-                f"{len(self.stopping)} task(s) stopping now; up will wait for: "
-                + ", ".join(self.stopping)
-            )
-        return lines
+        return _lines(
+            (self.running, "running again since the last stop; up will stop"),
+            (self.stopping, "stopping now; up will wait for"),
+        )
 
     def reasons(self, spell: Spell = snake) -> list[str]:
         """One line per reason for the change (what a preview says)."""
-        lines = self.drift()
-        if self.added:
-            lines.append(f"{len(self.added)} task(s) added; up will stop: " + ", ".join(self.added))
-        if self.removed:
-            lines.append(
-                f"{len(self.removed)} task(s) removed (left as they are): "
-                + ", ".join(self.removed)
-            )
+        lines = self.drift() + _lines(
+            (self.added, "added; up will stop"), (self.removed, "removed (left as they are)")
+        )
         lines += [f"{spell(n)} changes: replacing the resource" for n in self.replaces]
         lines += [f"{spell(n)} changes" for n in self.options]
         return lines
+
+
+def _lines(*groups: tuple[tuple[str, ...], str]) -> list[str]:
+    """``2 task(s) added; up will stop: a, b`` per non-empty group of ids."""
+    return [f"{len(ids)} task(s) {what}: " + ", ".join(ids) for ids, what in groups if ids]
 
 
 def plan(
@@ -752,7 +673,7 @@ def entry(outcome: TaskOutcome) -> dict[str, Any]:
 
 def outputs(inputs: Mapping[str, Any], entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The whole output set: the inputs, ``tasks`` and ``terminated_ids``."""
-    outs = {k: v for k, v in inputs.items() if k in INPUT_NAMES}
+    outs = inputs_of(inputs)
     tasks = [dict(e) for e in entries]
     outs["tasks"] = tasks
     outs["terminated_ids"] = [
@@ -761,11 +682,16 @@ def outputs(inputs: Mapping[str, Any], entries: Iterable[Mapping[str, Any]]) -> 
     return outs
 
 
+def _entries(state: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """Task id -> the ``tasks`` entry the state recorded for it."""
+    return {e["task_id"]: e for e in (state.get("tasks") or []) if isinstance(e, Mapping)}
+
+
 def after_update(
     olds: Mapping[str, Any], news: Mapping[str, Any], report: StopReport | None
 ) -> dict[str, Any]:
     """Outputs after an update: the old entries of untouched tasks, new ones for those stopped."""
-    entries = {e["task_id"]: e for e in (olds.get("tasks") or []) if isinstance(e, Mapping)}
+    entries = _entries(olds)
     if report is not None:
         entries.update({o.task_id: entry(o) for o in report.outcomes})
     return outputs(news, [entries[t] for t in news["task_ids"] if t in entries])
@@ -773,7 +699,7 @@ def after_update(
 
 def after_read(state: Mapping[str, Any], looks: Sequence[TaskOutcome]) -> dict[str, Any]:
     """Outputs after a refresh: every task's real status, outcomes kept from the state."""
-    old = {e["task_id"]: e for e in (state.get("tasks") or []) if isinstance(e, Mapping)}
+    old = _entries(state)
     entries = []
     for look in looks:
         previous = dict(old.get(look.task_id) or {"task_id": look.task_id, "outcome": None})
@@ -814,11 +740,6 @@ def finished_warnings(report: StopReport, inputs: Mapping[str, Any]) -> list[str
         for o in report.outcomes
         if o.outcome is Outcome.FINISHED
     ]
-
-
-def incomplete(report: StopReport, inputs: Mapping[str, Any]) -> list[TaskOutcome]:
-    """The tasks that make an update fail (empty: success)."""
-    return report.failures(strict_finished=strict(inputs))
 
 
 def incomplete_message(failed: Sequence[TaskOutcome], total: int, spelling: Spelling) -> str:
@@ -889,15 +810,10 @@ PLUGIN = Spelling(
 
 def summary_line(report: StopReport) -> str:
     """The last progress line of a successful stop."""
-    good = sum(1 for o in report.outcomes if o.outcome in GOOD_OUTCOMES)
-    return (
-        f"{len(report.terminated_ids)}/{len(report.outcomes)} terminated in {report.elapsed:.1f}s"
-        + (
-            f" ({good - len(report.terminated_ids)} finished on their own)"
-            if good > len(report.terminated_ids)
-            else ""
-        )
-    )
+    terminated = len(report.terminated_ids)
+    own = sum(1 for o in report.outcomes if o.outcome in GOOD_OUTCOMES) - terminated
+    finished = f" ({own} finished on their own)" if own > 0 else ""
+    return f"{terminated}/{len(report.outcomes)} terminated in {report.elapsed:.1f}s{finished}"
 
 
 # --- identity ----------------------------------------------------------------------------------
@@ -919,10 +835,7 @@ def import_ids(import_id: str) -> list[str]:
 
 def imported(inputs: Mapping[str, Any], looks: Sequence[TaskOutcome]) -> dict[str, Any]:
     """Outputs of an imported resource: what each task is now; a stopped one counts as such."""
-    entries = []
-    for look in looks:
-        record = entry(look)
-        if look.outcome not in GOOD_OUTCOMES:
-            record["outcome"] = None  # running, or missing: nothing happened to it yet
-        entries.append(record)
-    return outputs(inputs, entries)
+    # A running or missing task: nothing happened to it yet.
+    return outputs(
+        inputs, [{**entry(o), "outcome": o.outcome.value if o.ok else None} for o in looks]
+    )

@@ -8,15 +8,16 @@ hold one :class:`Operations` for their provider process.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import lifecycle
 from .client import DcsClient
-from .engine import ProgressEvent, StopEngine, StopOptions, StopReport, TaskOutcome
+from .engine import ProgressEvent, StopEngine, StopReport, TaskOutcome
 from .errors import ConfigurationError, DcsApiError, DcsError, OperationFailed, Where
 from .lifecycle import Failure, Spell, Spelling
 from .models import batches
@@ -68,6 +69,16 @@ class Operations:
         location = {k: inputs.get(k) for k in ("project_id", "region", "endpoint")}
         return resolve(Layer(location, lambda s: s, "input"), self.config)
 
+    @contextlib.contextmanager
+    def _client(self, inputs: Mapping[str, Any], reporter: Reporter) -> Iterator[DcsClient]:
+        """A client for ``inputs``; an API error inside becomes :class:`OperationFailed`, worded
+        for the reporter's users."""
+        try:
+            with DcsClient.from_settings(self.settings(inputs)) as client:
+                yield client
+        except DcsError as exc:
+            raise reporter.failure(exc) from None
+
     def check(
         self, news: Mapping[str, Any], reporter: Reporter
     ) -> tuple[dict[str, Any], list[Failure]]:
@@ -92,23 +103,17 @@ class Operations:
             return [Failure("task_ids", str(exc))] if exc.setting in CREDENTIAL_SETTINGS else []
         if not settings.credentials.present:
             return []
+        options = lifecycle.stop_options(inputs, timeout=LOOK_TIMEOUT)
         try:
             with DcsClient.from_settings(settings) as client:
-                looks = StopEngine(client, _read_options(inputs)).read(ids)
+                looks = StopEngine(client, options).read(ids)
         except DcsError as exc:
             return [Failure("task_ids", f"could not look the tasks up: {reporter.failure(exc)}")]
         self._seen[tuple(sorted(ids))] = {o.task_id: o.status for o in looks}
         missing = lifecycle.missing_tasks(looks, settings.project_id, reporter.spell)
         if not missing:
-            reporter.say(lifecycle.running_line(looks))
-            bound, sync = lifecycle.guard(inputs)
-            keys = lifecycle.key_bound(inputs)
-            waiting = (
-                lifecycle.lagging_line(looks, bound, sync, keys) if bound is not None else None
-            )
-            for line in (waiting, lifecycle.uncounted_line(looks, keys)):
-                if line:
-                    reporter.say(line)
+            for line in lifecycle.preview_lines(looks, options):
+                reporter.say(line)
         return missing
 
     def seen(self, inputs: Mapping[str, Any]) -> dict[str, str | None] | None:
@@ -134,12 +139,9 @@ class Operations:
         """Stop ``ids`` and wait; raises :class:`OperationFailed` unless every one is stopped."""
         options = lifecycle.stop_options(inputs, timeout=timeout)
         reporter.say(f"stopping {len(ids)} task(s)")
-        try:
-            with DcsClient.from_settings(self.settings(inputs)) as client:
-                engine = StopEngine(client, options, on_progress=reporter.progress, cancel=cancel)
-                report = engine.run(ids)
-        except DcsError as exc:
-            raise reporter.failure(exc) from None
+        with self._client(inputs, reporter) as client:
+            engine = StopEngine(client, options, on_progress=reporter.progress, cancel=cancel)
+            report = engine.run(ids)
         for warning in lifecycle.finished_warnings(report, inputs):
             reporter.warn(warning)
         if cancel is not None and cancel.is_set():
@@ -149,7 +151,7 @@ class Operations:
                 + lifecycle.incomplete_message(unfinished, len(ids), reporter.spelling)
                 + "\nStops already accepted keep going; run `pulumi up` again to wait for them."
             )
-        failed = lifecycle.incomplete(report, inputs)
+        failed = report.failures(strict_finished=options.strict_finished)
         if failed:
             raise OperationFailed(lifecycle.incomplete_message(failed, len(ids), reporter.spelling))
         reporter.say(lifecycle.summary_line(report))
@@ -159,11 +161,9 @@ class Operations:
         self, inputs: Mapping[str, Any], ids: list[str], reporter: Reporter
     ) -> list[TaskOutcome]:
         """Every task's status now (refresh, import); raises :class:`OperationFailed`."""
-        try:
-            with DcsClient.from_settings(self.settings(inputs)) as client:
-                return StopEngine(client, _read_options(inputs)).read(ids)
-        except DcsError as exc:
-            raise reporter.failure(exc) from None
+        options = lifecycle.stop_options(inputs, timeout=LOOK_TIMEOUT)
+        with self._client(inputs, reporter) as client:
+            return StopEngine(client, options).read(ids)
 
     def refresh(self, state: Mapping[str, Any], reporter: Reporter) -> dict[str, Any]:
         """Refresh: the state with every task's real status now."""
@@ -176,20 +176,10 @@ class Operations:
         if not lifecycle.delete_records(state):
             reporter.say(f"leaving {len(ids)} task(s) as they are (stopped); nothing is deleted")
             return
-        try:
-            with (
-                DcsClient.from_settings(self.settings(state)) as client,
-                client.deadline(time.monotonic() + LOOK_TIMEOUT),
-            ):
-                for batch in batches(ids):
-                    client.delete_tasks(batch)
-        except DcsError as exc:
-            raise reporter.failure(exc) from None
+        with (
+            self._client(state, reporter) as client,
+            client.deadline(time.monotonic() + LOOK_TIMEOUT),
+        ):
+            for batch in batches(ids):
+                client.delete_tasks(batch)
         reporter.say(f"deleted the records of {len(ids)} task(s)")
-
-
-def _read_options(inputs: Mapping[str, Any]) -> StopOptions:
-    """A look's bound in time, and the guard (a guarded look reads each running task's lag)."""
-    bound, _ = lifecycle.guard(inputs)
-    keys = lifecycle.key_bound(inputs) if bound is not None else None
-    return StopOptions(timeout=LOOK_TIMEOUT, max_offset=bound, max_key_difference=keys)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import fields
 from typing import Any, overload
 
 import pulumi
@@ -41,7 +40,7 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 
 from . import lifecycle
-from .lifecycle import UNKNOWN, MigrationTasksStoppedArgs, camel
+from .lifecycle import INPUT_NAMES, UNKNOWN, MigrationTasksStoppedArgs, camel
 from .operations import Operations, Reporter
 from .policy import show_retries
 from .settings import SETTING_NAMES, Layer, where_to_set
@@ -60,31 +59,19 @@ def _config_spelling(setting: str) -> str | None:
 # --- translation between the dynamic provider's dicts and the rules' plain values -------------
 
 
-def _plain(value: Any) -> Any:
-    """The engine's preview unknowns become :data:`lifecycle.UNKNOWN`, recursively."""
-    if isinstance(value, Unknown):
+def _plain(value: Any, *, back: bool = False) -> Any:
+    """The engine's preview unknowns become :data:`lifecycle.UNKNOWN`, recursively, without the
+    ``__provider`` key; ``back``: :data:`lifecycle.UNKNOWN` becomes an unknown the engine
+    understands."""
+    if not back and isinstance(value, Unknown):
         return UNKNOWN
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if k != "__provider"}
-    return value
-
-
-def _dynamic(value: Any) -> Any:
-    """Back again: :data:`lifecycle.UNKNOWN` becomes an unknown the engine understands."""
-    if value is UNKNOWN:
+    if back and value is UNKNOWN:
         return _new_unknown()
     if isinstance(value, list):
-        return [_dynamic(v) for v in value]
+        return [_plain(v, back=back) for v in value]
     if isinstance(value, dict):
-        return {k: _dynamic(v) for k, v in value.items()}
+        return {k: _plain(v, back=back) for k, v in value.items() if k != "__provider"}
     return value
-
-
-def _emit(label: str, message: str) -> None:
-    """A line the engine forwards to the CLI as an info diagnostic (see README)."""
-    print(f"[{label}] {message}", file=sys.stderr, flush=True)
 
 
 # --- the provider ---------------------------------------------------------------------------
@@ -120,11 +107,12 @@ class MigrationTasksStoppedProvider(ResourceProvider):
 
     @property
     def reporter(self) -> Reporter:
-        """Messages as ``[name] ...`` lines on stderr (the CLI shows them under the stack)."""
+        """Messages as ``[name] ...`` lines on stderr: the engine forwards them to the CLI as
+        info diagnostics, under the stack (see README)."""
         label = getattr(self, "label", "dcs")
 
         def say(message: str) -> None:
-            _emit(label, message)
+            print(f"[{label}] {message}", file=sys.stderr, flush=True)
 
         return Reporter(
             spelling=lifecycle.PULUMI,
@@ -138,7 +126,7 @@ class MigrationTasksStoppedProvider(ResourceProvider):
         """Validate and complete the inputs; with credentials, also look every task up."""
         inputs, failures = self.ops.check(_plain(news), self.reporter)
         return CheckResult(
-            _dynamic(inputs), [CheckFailure(f.property, f.message) for f in failures]
+            _plain(inputs, back=True), [CheckFailure(f.property, f.message) for f in failures]
         )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -182,9 +170,6 @@ class MigrationTasksStoppedProvider(ResourceProvider):
 # --- the resource ---------------------------------------------------------------------------
 
 
-ARG_NAMES = tuple(f.name for f in fields(MigrationTasksStoppedArgs))
-
-
 def resource_args(
     resource_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[MigrationTasksStoppedArgs, pulumi.ResourceOptions | None]:
@@ -206,11 +191,11 @@ def resource_args(
             f"MigrationTasksStopped({resource_name!r}, ...): unexpected positional argument "
             f"{positional[0]!r}; pass MigrationTasksStoppedArgs(...) or keyword inputs"
         )
-    unknown = sorted(set(kwargs) - set(ARG_NAMES))
+    unknown = sorted(set(kwargs) - set(INPUT_NAMES))
     if unknown:
         raise TypeError(
             f"MigrationTasksStopped({resource_name!r}, ...) got unexpected keyword argument(s) "
-            f"{', '.join(unknown)}; known inputs: {', '.join(ARG_NAMES)} (and args, opts)"
+            f"{', '.join(unknown)}; known inputs: {', '.join(INPUT_NAMES)} (and args, opts)"
         )
     if given_args is not None and kwargs:
         raise TypeError(
@@ -267,7 +252,7 @@ class MigrationTasksStopped(Resource, module="dcs", name="MigrationTasksStopped"
     def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
         """Declare the tasks stopped; see the class docstring for the two call forms."""
         given, opts = resource_args(resource_name, args, kwargs)
-        props: dict[str, Any] = {name: getattr(given, name) for name in ARG_NAMES}
+        props: dict[str, Any] = {name: getattr(given, name) for name in INPUT_NAMES}
         props.update(tasks=None, terminated_ids=None)
         key = f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}"
         provider = MigrationTasksStoppedProvider(resource_name, key)

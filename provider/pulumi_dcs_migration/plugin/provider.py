@@ -87,17 +87,14 @@ class MigrationTasksProvider(p.Provider):
     async def check_config(self, request: p.CheckRequest) -> p.CheckResponse:
         """Refuse provider config a run could not use, naming the key."""
         values = from_wire(request.new_inputs).values
-        failures = []
-        unknown = sorted(
-            k for k in values if k not in CONFIG_NAMES and k != "version" and values[k] is not None
-        )
-        failures += [
+        failures = [
             p.CheckFailure(
                 camel(k),
                 f"unknown provider config {camel(k)!r}; known: "
                 + ", ".join(camel(n) for n in CONFIG_NAMES),
             )
-            for k in unknown
+            for k in sorted(values)
+            if k not in CONFIG_NAMES and k != "version" and values[k] is not None
         ]
         for name, parse in (
             ("insecure_skip_verify", parse_bool),
@@ -209,7 +206,7 @@ class MigrationTasksProvider(p.Provider):
     def _import(self, request: p.ReadRequest) -> p.ReadResponse:
         ids = lifecycle.import_ids(request.resource_id)
         checked = lifecycle.check({"task_ids": ids}, self.ops.config, camel)
-        if not checked.ok or checked.task_ids is None:
+        if checked.task_ids is None:  # a failure
             reasons = "; ".join(f.message for f in checked.failures)
             raise OperationFailed(
                 f"cannot import {request.resource_id!r}: {reasons}. The import ID is "
@@ -218,9 +215,7 @@ class MigrationTasksProvider(p.Provider):
                 "environment."
             )
         inputs = checked.inputs
-        looks: list[TaskOutcome] = self.ops.read(
-            inputs, checked.task_ids, self.reporter(request.urn)
-        )
+        looks = self.ops.read(inputs, checked.task_ids, self.reporter(request.urn))
         missing = lifecycle.missing_tasks(looks, inputs["project_id"], camel)
         if missing:
             raise OperationFailed("cannot import: " + "; ".join(f.message for f in missing))
@@ -239,23 +234,24 @@ def detailed_diff(
     plan: lifecycle.Plan, olds: Mapping[str, Any], news: Mapping[str, Any]
 ) -> dict[str, p.PropertyDiff]:
     """What ``preview --diff`` shows: ids added/removed, tasks running again, replacements."""
-    diff: dict[str, p.PropertyDiff] = {}
-    new_ids = news.get("task_ids") if isinstance(news.get("task_ids"), list) else []
-    old_ids = olds.get("task_ids") if isinstance(olds.get("task_ids"), list) else []
-    assert isinstance(new_ids, list) and isinstance(old_ids, list)
-    for index, task_id in enumerate(new_ids):
+    kind = p.PropertyDiffKind
+    changed: dict[str, p.PropertyDiffKind] = {}
+    for index, task_id in enumerate(_ids(news)):
         if task_id in plan.added:
-            diff[f"taskIds[{index}]"] = p.PropertyDiff(p.PropertyDiffKind.ADD, True)
+            changed[f"taskIds[{index}]"] = kind.ADD
         elif task_id in plan.running or task_id in plan.stopping:
-            diff[f"taskIds[{index}]"] = p.PropertyDiff(p.PropertyDiffKind.UPDATE, True)
-    for index, task_id in enumerate(old_ids):
+            changed[f"taskIds[{index}]"] = kind.UPDATE
+    for index, task_id in enumerate(_ids(olds)):
         if task_id in plan.removed:
-            diff[f"taskIds[{index}]"] = p.PropertyDiff(p.PropertyDiffKind.DELETE, True)
-    for name in plan.replaces:
-        diff[camel(name)] = p.PropertyDiff(p.PropertyDiffKind.UPDATE_REPLACE, True)
-    for name in plan.options:
-        diff[camel(name)] = p.PropertyDiff(p.PropertyDiffKind.UPDATE, True)
-    return diff
+            changed[f"taskIds[{index}]"] = kind.DELETE
+    changed.update({camel(n): kind.UPDATE_REPLACE for n in plan.replaces})
+    changed.update({camel(n): kind.UPDATE for n in plan.options})
+    return {path: p.PropertyDiff(k, True) for path, k in changed.items()}
+
+
+def _ids(props: Mapping[str, Any]) -> list[Any]:
+    ids = props.get("task_ids")
+    return ids if isinstance(ids, list) else []
 
 
 __all__ = [

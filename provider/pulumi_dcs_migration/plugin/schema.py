@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import __version__, lifecycle
 from ..lifecycle import Property, camel
+from ..settings import SECRET_SETTINGS
 
 PACKAGE = "dcs-migration"
 RESOURCE_TOKEN = f"{PACKAGE}:index:MigrationTasksStopped"
@@ -22,64 +23,44 @@ SDK_PYTHON_PACKAGE = "pulumi_dcs_migration_sdk"
 # The Go SDK: module github.com/pulumi-dcs-migration/pulumi-dcs-migration/sdk/go (its go.mod).
 SDK_GO_IMPORT_PATH = "github.com/pulumi-dcs-migration/pulumi-dcs-migration/sdk/go/dcsmigration"
 
-CONFIG: tuple[tuple[Property, bool], ...] = (
-    (Property("region", "string", "Default region, e.g. cn-north-4 (else HW_REGION_NAME)."), False),
-    (
-        Property(
-            "project_id",
-            "string",
-            "Default IAM project id, 32 hex digits (else HW_PROJECT_ID).",
-        ),
-        False,
+CONFIG: tuple[Property, ...] = (
+    Property("region", "string", "Default region, e.g. cn-north-4 (else HW_REGION_NAME)."),
+    Property("project_id", "string", "Default IAM project id, 32 hex digits (else HW_PROJECT_ID)."),
+    Property(
+        "endpoint",
+        "string",
+        "Default API URL instead of the region's (else HW_DCS_ENDPOINT); plain http only on "
+        "loopback.",
     ),
-    (
-        Property(
-            "endpoint",
-            "string",
-            "Default API URL instead of the region's (else HW_DCS_ENDPOINT); plain http only on "
-            "loopback.",
-        ),
-        False,
+    Property("access_key", "string", "Access key (else HW_ACCESS_KEY)."),
+    Property("secret_key", "string", "Secret key (else HW_SECRET_KEY)."),
+    Property(
+        "security_token",
+        "string",
+        "Security token of temporary credentials (else HW_SECURITY_TOKEN).",
     ),
-    (Property("access_key", "string", "Access key (else HW_ACCESS_KEY)."), True),
-    (Property("secret_key", "string", "Secret key (else HW_SECRET_KEY)."), True),
-    (
-        Property(
-            "security_token",
-            "string",
-            "Security token of temporary credentials (else HW_SECURITY_TOKEN).",
-        ),
-        True,
+    Property(
+        "ca_bundle",
+        "string",
+        "PEM file of CAs to verify the API's certificate with (else HW_DCS_CA_BUNDLE).",
     ),
-    (
-        Property(
-            "ca_bundle",
-            "string",
-            "PEM file of CAs to verify the API's certificate with (else HW_DCS_CA_BUNDLE).",
-        ),
-        False,
+    Property(
+        "insecure_skip_verify",
+        "boolean",
+        "Turn TLS verification off (else HW_DCS_INSECURE_SKIP_VERIFY). Diagnosis only.",
     ),
-    (
-        Property(
-            "insecure_skip_verify",
-            "boolean",
-            "Turn TLS verification off (else HW_DCS_INSECURE_SKIP_VERIFY). Diagnosis only.",
-        ),
-        False,
-    ),
-    (
-        Property(
-            "max_requests_per_second",
-            "number",
-            "Ceiling of the requests per second to one project's API from this machine, shared "
-            "by every dcs-migration process of the user (a fleet's stacks stay under it "
-            "together); else HW_DCS_MAX_REQUESTS_PER_SECOND, else 10. Below it the rate adapts "
-            "to throttling (HTTP 429), and stops go before status looks.",
-        ),
-        False,
+    Property(
+        "max_requests_per_second",
+        "number",
+        "Ceiling of the requests per second to one project's API from this machine, shared "
+        "by every dcs-migration process of the user (a fleet's stacks stay under it "
+        "together); else HW_DCS_MAX_REQUESTS_PER_SECOND, else 10. Below it the rate adapts "
+        "to throttling (HTTP 429), and stops go before status looks.",
     ),
 )
-CONFIG_NAMES: tuple[str, ...] = tuple(p.name for p, _ in CONFIG)
+"""The provider config; the credentials among it (:data:`~..settings.SECRET_SETTINGS`) are
+secret."""
+CONFIG_NAMES: tuple[str, ...] = tuple(p.name for p in CONFIG)
 
 DESCRIPTION = (
     "Declares that a set of Huawei Cloud DCS data-migration tasks is stopped (status "
@@ -94,7 +75,7 @@ DESCRIPTION = (
 )
 
 
-def _property(prop: Property, *, secret: bool = False) -> dict[str, Any]:
+def _property(prop: Property) -> dict[str, Any]:
     spec: dict[str, Any] = {"description": prop.doc}
     if prop.name == "task_ids" or prop.name == "terminated_ids":
         spec.update(type="array", items={"type": "string"})
@@ -104,7 +85,7 @@ def _property(prop: Property, *, secret: bool = False) -> dict[str, Any]:
         spec["type"] = prop.type
     if prop.default is not None:
         spec["default"] = prop.default
-    if secret:
+    if prop.name in SECRET_SETTINGS:
         spec["secret"] = True
     return spec
 
@@ -113,7 +94,7 @@ def schema() -> dict[str, Any]:
     """The package schema as a JSON-ready dict."""
     inputs = {camel(p.name): _property(p) for p in lifecycle.INPUTS}
     outputs = {**inputs, **{camel(p.name): _property(p) for p in lifecycle.OUTPUTS}}
-    config = {camel(p.name): _property(p, secret=secret) for p, secret in CONFIG}
+    config = {camel(p.name): _property(p) for p in CONFIG}
     return {
         "name": PACKAGE,
         "displayName": "DCS migration tasks",

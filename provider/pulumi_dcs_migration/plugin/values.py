@@ -48,19 +48,14 @@ class Props:
 
 def from_wire(props: Mapping[str, PropertyValue]) -> Props:
     """Schema-named ``PropertyValue``s -> canonical plain values (``tasks`` entries too)."""
-    values: dict[str, Any] = {}
-    secret = set()
-    for name, value in props.items():
-        key = snake_of(name)
-        values[key] = plain(value)
-        if value.contains_secret():
-            secret.add(key)
+    values = {snake_of(name): plain(value) for name, value in props.items()}
+    secret = frozenset(snake_of(name) for name, value in props.items() if value.contains_secret())
     if isinstance(values.get("tasks"), list):
         values["tasks"] = [
             {snake_of(k): v for k, v in e.items()} if isinstance(e, dict) else e
             for e in values["tasks"]
         ]
-    return Props(values, frozenset(secret))
+    return Props(values, secret)
 
 
 def wire(value: Any) -> PropertyValue:
