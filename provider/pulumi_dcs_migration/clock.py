@@ -29,7 +29,7 @@ class Clock(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class SystemClock:
     """The real clock: ``time.monotonic``, ``time.time``, and a wait that wakes on cancel."""
 
