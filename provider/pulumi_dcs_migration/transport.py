@@ -31,19 +31,34 @@ _DEADLINE: contextvars.ContextVar[tuple[float, Clock] | None] = contextvars.Cont
 )
 
 
+# httpcore's errors as httpx's (the client and its callers only know httpx's), most specific
+# first, as httpx's own transport maps them.
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
 @contextlib.contextmanager
 def _as_httpx_errors() -> Iterator[None]:
-    """httpcore's errors as httpx's (the client and its callers only know httpx's): httpx
-    names each of its transport errors after httpcore's, so the most specific one that has a
-    namesake there is raised (as httpx's own transport maps them)."""
     try:
         yield
     except Exception as exc:
-        for cls in type(exc).__mro__:
-            ours = getattr(httpx, cls.__name__, None)
-            if cls is getattr(httpcore, cls.__name__, None) and isinstance(ours, type):
-                if issubclass(ours, httpx.TransportError):
-                    raise ours(str(exc)) from exc
+        for theirs, ours in _ERRORS:
+            if isinstance(exc, theirs):
+                raise ours(str(exc)) from exc
         raise
 
 

@@ -34,6 +34,8 @@ import pytest
 
 from dcs_simulator.admin_client import SimulatorAdmin
 
+from ..plugin.project import yaml_program
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
@@ -245,26 +247,7 @@ cutover = dcs.MigrationTasksStopped(
 pulumi.export("terminatedIds", cutover.terminated_ids)
 """
 
-YAML = """\
-name: yaml-cutover
-runtime: yaml
-config:
-  taskIds:
-    type: array
-    items:
-      type: string
-resources:
-  cutover:
-    type: dcs-migration:index:MigrationTasksStopped
-    properties:
-      taskIds: ${taskIds}
-    options:
-      customTimeouts:
-        create: 10m
-        update: 10m
-outputs:
-  terminatedIds: ${cutover.terminatedIds}
-"""
+YAML = yaml_program("10m")  # the plugin tier's program, its customTimeouts 10 minutes
 
 TYPESCRIPT = """\
 import * as pulumi from "@pulumi/pulumi";
